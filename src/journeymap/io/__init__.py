@@ -1,0 +1,1 @@
+"""Files and formats: maps, interchange formats, importers, exports (adapters)."""

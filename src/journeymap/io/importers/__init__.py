@@ -1,0 +1,1 @@
+"""Importers: every source format in, as the event contract's tables."""
