@@ -1,1 +1,3 @@
 """analytics (pure core)."""
+
+__all__: list[str] = []

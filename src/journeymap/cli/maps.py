@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from journeymap.cli.output import console, err_console, guard, print_problems
 from journeymap.cli.state import State
-from journeymap.errors import MapValidationError
+from journeymap.errors import JourneyError, MapValidationError
 from journeymap.io import convert, maps
 from journeymap.model import json_schema
 
@@ -26,36 +27,43 @@ def validate_command(
     state = State.of(ctx)
     failed = 0
     for path in files:
-        with guard(state.debug):
-            fmt = convert.format_of(path)
-            if fmt.name in ("yaml", "json"):
-                text = maps.read_map_text(path)
-                jmap, problems = maps.check_map_text(
-                    text, source=str(path), fmt=maps.format_for_path(path)
-                )
+        try:
+            ok = _validate_one(path, strict=strict)
+        except JourneyError as exc:
+            if state.debug:
+                raise
+            ok = False
+            if isinstance(exc, MapValidationError):
+                print_problems(exc.problems)
             else:
-                problems = []
-                try:
-                    jmap = convert.read_map_file(path)
-                except MapValidationError as exc:
-                    jmap, problems = None, list(exc.problems)
-            errors = [p for p in problems if p.severity == "error"]
-            warnings = [p for p in problems if p.severity == "warning"]
-            if jmap is None or (strict and warnings):
-                failed += 1
-                count = len(errors) + (len(warnings) if strict else 0)
-                err_console.print(f"[bold red]{path}: {count} problem{'s' * (count != 1)}[/]")
-                print_problems(problems)
-            else:
-                steps = sum(1 for _ in jmap.all_steps())
-                note = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
-                console.print(
-                    f"[green]ok[/green] {path}: {len(jmap.stages)} stages, {steps} steps, "
-                    f"{len(jmap.personas)} personas, {len(jmap.opportunities)} opportunities{note}"
-                )
-                print_problems(warnings)
+                err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        failed += not ok
     if failed:
         raise typer.Exit(1)
+
+
+def _validate_one(path: Path, *, strict: bool) -> bool:
+    fmt = convert.format_of(path)
+    if fmt.name in ("yaml", "json"):
+        text = maps.read_map_text(path)
+        jmap, problems = maps.check_map_text(text, source=str(path), fmt=maps.format_for_path(path))
+    else:
+        jmap, problems = convert.read_map_file(path), []
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    if jmap is None or (strict and warnings):
+        count = len(errors) + (len(warnings) if strict else 0)
+        err_console.print(f"[bold red]{escape(str(path))}: {count} problem{'s' * (count != 1)}[/]")
+        print_problems(problems)
+        return False
+    steps = sum(1 for _ in jmap.all_steps())
+    note = f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else ""
+    console.print(
+        f"[green]ok[/green] {escape(str(path))}: {len(jmap.stages)} stages, {steps} steps, "
+        f"{len(jmap.personas)} personas, {len(jmap.opportunities)} opportunities{note}"
+    )
+    print_problems(warnings)
+    return True
 
 
 def schema_command(

@@ -1,1 +1,3 @@
 """insights (pure core)."""
+
+__all__: list[str] = []

@@ -186,7 +186,11 @@ def load_map(path: Path | str) -> JourneyMap:
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style for structure, flow style for short lists of plain words."""
+    """Block style for structure, flow style for short lists of plain words, and list
+    items indented under their key (the style people write by hand)."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
 
 
 def _represent_list(dumper: yaml.SafeDumper, data: Sequence[Any]) -> yaml.Node:

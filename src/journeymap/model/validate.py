@@ -256,6 +256,9 @@ def check_references(data: Mapping[str, Any]) -> list[Problem]:
     for group in (personas, stages, substages, steps, pain_points, opportunities, forks):
         referable += group
     referable += _items(data, "stakeholders")
+    top = {key: i for i, key in enumerate(data)}
+    # Report the later of two equal ids: sort by place in the document.
+    referable.sort(key=lambda entry: (top.get(str(entry[0][0]), 0), entry[0][1:]))
     for path, item in referable:
         ident = item.get("id")
         if not isinstance(ident, str):
