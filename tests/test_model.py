@@ -189,3 +189,11 @@ def test_json_schema_rejects_what_validation_rejects(mutation: Any, path: str) -
     assert path in str(info.value)
     _, problems = validate_map(data)
     assert any(p.severity == "error" for p in problems)
+
+
+def test_the_committed_schema_file_is_current() -> None:
+    """examples/ point editors at journeymap.schema.json; it must match the model."""
+    import json
+
+    committed = json.loads((ROOT / "journeymap.schema.json").read_text(encoding="utf-8"))
+    assert committed == json_schema(), "run: journeymap schema -o journeymap.schema.json"

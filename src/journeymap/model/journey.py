@@ -104,6 +104,8 @@ class KPI(Node):
     metric: str = "custom"
     """reach, conversion, drop_off, median_time, csat, nps, ces, or a name of your own."""
     target: float | str | None = None
+    baseline: float | str | None = None
+    """The value before the work on this journey started, to measure change against."""
     unit: str | None = None
     direction: Literal["higher", "lower"] = "higher"
     """Whether higher values are better (conversion) or lower are (time, drop-off)."""
@@ -114,6 +116,9 @@ class SubStage(Node):
 
     id: Slug
     name: str
+    description: str | None = None
+    customer_goal: str | None = None
+    desired_experience: str | None = None
     steps: list[Step] = []
 
 
@@ -176,6 +181,8 @@ class Opportunity(Node):
     feasibility: Rating | None = None
     effort: Rating | None = None
     cost: float | None = Field(default=None, ge=0)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    """ISO 4217 code of ``cost``, e.g. USD, KRW, EUR."""
     owner: str | None = None
     status: OpportunityStatus = "idea"
     link: str | None = None

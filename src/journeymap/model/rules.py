@@ -9,8 +9,8 @@ A condition is written the short way or the explicit way::
     properties.amount: {gte: 100}    # comparison
     properties.coupon: {exists: true}
 
-All conditions of a rule must hold (AND). A step's rule may also list
-alternatives with ``any`` (OR of several rules). The analytics layer compiles rules
+All conditions of ``match`` must hold (AND). A rule may also list alternatives with
+``any``: then at least one of them must hold as well (``match`` AND (any₁ OR any₂ …)). The analytics layer compiles rules
 into Ibis expressions; nothing here is ever passed to an engine as text.
 """
 

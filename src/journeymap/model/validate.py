@@ -256,6 +256,7 @@ def check_references(data: Mapping[str, Any]) -> list[Problem]:
     for group in (personas, stages, substages, steps, pain_points, opportunities, forks):
         referable += group
     referable += _items(data, "stakeholders")
+    referable += [k for p, _ in stages for k in _items(data, *p, "kpis")]
     top = {key: i for i, key in enumerate(data)}
     # Report the later of two equal ids: sort by place in the document.
     referable.sort(key=lambda entry: (top.get(str(entry[0][0]), 0), entry[0][1:]))
