@@ -20,7 +20,9 @@ __all__ = ["convert_command", "schema_command", "validate_command"]
 
 def validate_command(
     ctx: typer.Context,
-    files: Annotated[list[Path], typer.Argument(help="Map files (.yaml, .yml, .json).")],
+    files: Annotated[
+        list[Path], typer.Argument(help="Map files (.yaml, .yml, .json, .mmd, .mermaid, .csv).")
+    ],
     strict: Annotated[bool, typer.Option("--strict", help="Treat warnings as errors.")] = False,
 ) -> None:
     """Check maps and report every problem, each with file:line:column and a fix."""

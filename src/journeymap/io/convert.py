@@ -7,22 +7,15 @@ text together with warnings naming what was left out.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from journeymap.errors import UnsupportedFormatError
-from journeymap.io import maps
+from journeymap.io import longcsv, maps, mermaid
+from journeymap.io.maps import Converted
 from journeymap.model import JourneyMap
 
 __all__ = ["FORMATS", "Converted", "MapFormatSpec", "format_of", "read_map_file", "render_map_as"]
-
-
-@dataclass(frozen=True)
-class Converted:
-    """Text in a target format, and what the format could not hold."""
-
-    text: str
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,6 +47,18 @@ FORMATS: dict[str, MapFormatSpec] = {
         (".json",),
         lambda text, src: maps.parse_map_text(text, source=src, fmt="json"),
         _json_write,
+    ),
+    "mermaid": MapFormatSpec(
+        "mermaid",
+        (".mmd", ".mermaid"),
+        lambda text, src: mermaid.read_mermaid(text, source=src),
+        mermaid.write_mermaid,
+    ),
+    "csv": MapFormatSpec(
+        "csv",
+        (".csv",),
+        lambda text, src: longcsv.read_long_csv(text, source=src),
+        longcsv.write_long_csv,
     ),
 }
 

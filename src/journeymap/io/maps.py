@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from journeymap.errors import (
 from journeymap.model import JourneyMap, validate_map
 
 __all__ = [
+    "Converted",
     "MapFormat",
     "check_map_text",
     "dump_map",
@@ -183,6 +184,14 @@ def load_map(path: Path | str) -> JourneyMap:
 
 
 # --- writing ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Converted:
+    """Text in a target format, and what the format could not hold."""
+
+    text: str
+    warnings: list[str] = field(default_factory=list)
 
 
 class _Dumper(yaml.SafeDumper):
