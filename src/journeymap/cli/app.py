@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from journeymap import __version__
-from journeymap.cli import maps
+from journeymap.cli import data, demo, maps, new, render
 from journeymap.cli.state import State
 
 __all__ = ["app", "main"]
@@ -43,9 +43,14 @@ def root(
     ctx.obj = State(debug=debug)
 
 
+app.command("new")(new.new_command)
+app.command("init")(data.init_command)
+app.command("import")(data.import_command)
 app.command("validate")(maps.validate_command)
 app.command("schema")(maps.schema_command)
 app.command("convert")(maps.convert_command)
+app.command("render")(render.render_command)
+app.command("demo")(demo.demo_command)
 
 
 def main() -> None:

@@ -6,18 +6,41 @@ for every input row it read: ``rows_read == len(events rows that came from input
 as a wide order row does; ``rows_loaded`` counts input rows, not events). The pipeline
 (``journeymap.io.workspace``) adds the batch id, skips duplicates, writes atomically and
 records the report.
+
+Columns a reader may leave out or null, and what the pipeline does then:
+
+- ``event_id`` (and ``feedback_id``) null: the pipeline derives one from the event's
+  content (actor, time, event, channel, session, region, properties) plus an occurrence
+  index among identical events, so the same rows always get the same ids and
+  re-importing them loads nothing new.
+- ``row_number`` (an optional extra column of ``events`` and ``feedback``): the input
+  row an event came from. Give it whenever one input row can yield several events; when
+  two events of one import share an ``event_id``, the whole later row is quarantined as
+  ``duplicate_event_id`` and the counts move from loaded to quarantined by rows. Without
+  it, each event counts as its own row.
+- ``properties`` may be JSON text (a string column) or an Arrow struct; structs are
+  turned into JSON by the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-__all__ = ["ImportChunk", "ImportOptions", "Reader", "quarantine_table"]
+__all__ = [
+    "EVENTS_ARROW",
+    "FEEDBACK_ARROW",
+    "LINKS_ARROW",
+    "QUARANTINE_ARROW",
+    "ImportChunk",
+    "ImportOptions",
+    "Reader",
+    "quarantine_table",
+]
 
 QUARANTINE_ARROW = pa.schema(
     [
@@ -27,6 +50,54 @@ QUARANTINE_ARROW = pa.schema(
         ("detail", pa.string()),
     ]
 )
+
+UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+EVENTS_ARROW = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("actor_id", pa.string()),
+        ("actor_kind", pa.string()),
+        ("ts", UTC_MICROS),
+        ("event", pa.string()),
+        ("channel", pa.string()),
+        ("session_id", pa.string()),
+        ("region", pa.string()),
+        ("source_tz", pa.string()),
+        ("properties", pa.string()),
+        ("row_number", pa.int64()),
+    ]
+)
+"""The events a reader yields: the contract's columns without ``source``, plus the
+optional ``row_number`` (see the module docstring)."""
+
+LINKS_ARROW = pa.schema(
+    [
+        ("id_a", pa.string()),
+        ("kind_a", pa.string()),
+        ("id_b", pa.string()),
+        ("kind_b", pa.string()),
+        ("ts", UTC_MICROS),
+    ]
+)
+"""Identity links a reader yields (the contract's columns without ``source``)."""
+
+FEEDBACK_ARROW = pa.schema(
+    [
+        ("feedback_id", pa.string()),
+        ("actor_id", pa.string()),
+        ("actor_kind", pa.string()),
+        ("ts", UTC_MICROS),
+        ("scale", pa.string()),
+        ("score", pa.float64()),
+        ("text", pa.string()),
+        ("lang", pa.string()),
+        ("about", pa.string()),
+        ("row_number", pa.int64()),
+    ]
+)
+"""Feedback a reader yields (the contract's columns without ``source``, plus
+``row_number``)."""
 
 
 def quarantine_table(rows: list[tuple[int, str, str, str]]) -> pa.Table:
@@ -56,6 +127,18 @@ class ImportOptions:
     chunk_rows: int = 100_000
     max_line_bytes: int = 10_000_000
     extra: dict[str, Any] = field(default_factory=dict)
+    event_name: str | None = None
+    """One event name for every row, when the source has no event column."""
+    ts_format: str | None = None
+    """A ``strptime`` format for timestamps that are not ISO 8601 (``%d/%m/%Y %H:%M``)."""
+    mapping: Path | None = None
+    """A YAML mapping file: column mapping, wide table or feedback (see docs/importing.md)."""
+    encoding: str = "utf-8"
+    """Text encoding of CSV and JSONL files (any encoding that keeps ``\\n`` a byte)."""
+    delimiter: str | None = None
+    """CSV field separator; by default ``\\t`` for .tsv and sniffed from the header."""
+    properties: tuple[str, ...] | None = None
+    """Extra columns to keep in ``properties``; ``None`` keeps every unmapped column."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +151,11 @@ class ImportChunk:
     quarantine: pa.Table
     identity_links: pa.Table | None = None
     feedback: pa.Table | None = None
+    bytes_read: int | None = None
+    """Position in the source file after this chunk, for the progress bar."""
+    notes: Mapping[str, int] = field(default_factory=dict)
+    """Counts worth reporting that are neither loaded nor quarantined rows, such as
+    ``null_timestamp:delivered`` (a wide row whose delivery time is empty)."""
 
 
 class Reader(Protocol):
