@@ -14,7 +14,7 @@ import typer.main
 
 ROOT = Path(__file__).parents[1]
 PACKAGE = ROOT / "src" / "journeymap"
-PURE = ("model", "analytics", "insights", "render")
+PURE = ("model", "analytics", "insights", "render", "sentiment")
 FORBIDDEN_IMPORTS = (
     "duckdb",
     "pyspark",
