@@ -68,7 +68,7 @@ def test_empty_condition_and_rule_are_rejected() -> None:
 
 
 def test_event_rule_field_names_cannot_smuggle_sql() -> None:
-    with pytest.raises(ValueError, match="string_pattern_mismatch|should match pattern"):
+    with pytest.raises(ValueError, match=r"string_pattern_mismatch|should match pattern"):
         EventRule.model_validate({"match": {"event; drop table events": "x"}})
 
 
@@ -111,7 +111,9 @@ def test_all_steps_walks_stages_and_substages_in_order() -> None:
                     "id": "s1",
                     "name": "S1",
                     "steps": [{"id": "a", "name": "A"}],
-                    "substages": [{"id": "sub", "name": "Sub", "steps": [{"id": "b", "name": "B"}]}],
+                    "substages": [
+                        {"id": "sub", "name": "Sub", "steps": [{"id": "b", "name": "B"}]}
+                    ],
                 },
                 {"id": "s2", "name": "S2", "steps": [{"id": "c", "name": "C"}]},
             ],
@@ -157,8 +159,9 @@ def test_migration_hook_upgrades_older_documents() -> None:
 
 
 def example_data() -> list[Any]:
-    files = sorted((ROOT / "examples").glob("*.yaml")) + [
-        ROOT / "tests" / "fixtures" / "maps" / "minimal.yaml"
+    files = [
+        *sorted((ROOT / "examples").glob("*.yaml")),
+        ROOT / "tests" / "fixtures" / "maps" / "minimal.yaml",
     ]
     return [pytest.param(yaml.safe_load(p.read_text(encoding="utf-8")), id=p.name) for p in files]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Iterator
@@ -54,5 +53,5 @@ def test_readme_quickstart_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         assert result.exit_code == 0, (command, shown)
         for line in expected:
             assert line in shown, (command, line, shown)
-    written = sorted(os.listdir(tmp_path))
+    written = sorted(p.name for p in tmp_path.iterdir())
     assert "shoes.yaml" in written and "신발.yaml" in written

@@ -54,13 +54,17 @@ def test_minimal_map_is_valid() -> None:
         ),
         (
             "stages:\n- id: s\n  name: S\n  steps:\n  - {id: a, name: A, emotion: high}\n",
-            "m.yaml:8:22: step 'a': 'emotion' input should be a valid integer, unable to parse "
-            "string as an integer (got 'high')",
+            (
+                "m.yaml:8:22: step 'a': 'emotion' input should be a valid integer, unable to parse "
+                "string as an integer (got 'high')"
+            ),
         ),
         (
             "stages:\n- id: Big Stage\n  name: S\n  steps: [{id: a, name: A}]\n",
-            "m.yaml:5:3: stage 'Big Stage': 'Big Stage' is not a valid id; ids use lower-case "
-            "letters, digits, '-' and '_'; e.g. 'big-stage'",
+            (
+                "m.yaml:5:3: stage 'Big Stage': 'Big Stage' is not a valid id; ids use lower-case "
+                "letters, digits, '-' and '_'; e.g. 'big-stage'"
+            ),
         ),
         (
             "stages:\n- id: s\n  steps: [{id: a, name: A}]\n",
@@ -96,8 +100,10 @@ def test_references_are_checked_everywhere() -> None:
         "fork 'f': refers to step 'b', which is not defined; defined ids are: a",
         "branch 'x': refers to step 'zz', which is not defined; defined ids are: a",
         "branch 'x': duplicate branch id 'x' in this fork",
-        "opportunity 'o': refers to pain point, step or stage 'slwo', which is not defined; "
-        "did you mean 'slow'?",
+        (
+            "opportunity 'o': refers to pain point, step or stage 'slwo', which is not defined; "
+            "did you mean 'slow'?"
+        ),
     ]
     for fragment in expected:
         assert any(fragment in m for m in messages), (fragment, messages)
@@ -155,8 +161,10 @@ def test_non_utf8_file_names_the_byte_and_place(tmp_path: Path) -> None:
 def test_unknown_schema_version_says_what_this_version_reads() -> None:
     messages = problems_of(HEAD.replace("journeymap/1", "journeymap/9") + "stages: []\n")
     assert messages == [
-        "m.yaml:1:1: unknown schema 'journeymap/9'; this journeymap reads: journeymap/1; "
-        "write 'schema: journeymap/1', or upgrade journeymap if the file comes from a newer version"
+        (
+            "m.yaml:1:1: unknown schema 'journeymap/9'; this journeymap reads: journeymap/1; "
+            "write 'schema: journeymap/1', or upgrade journeymap if the file comes from a newer version"
+        )
     ]
 
 
