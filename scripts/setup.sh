@@ -26,6 +26,9 @@ if ((${#missing[@]})); then
   fc-cache -f >/dev/null 2>&1 || true
 fi
 
+# Trust the machine's certificate store (a company proxy's CA included), as pip does.
+export UV_SYSTEM_CERTS=${UV_SYSTEM_CERTS:-1}
+
 UV=$(command -v uv || true)
 if [[ -z $UV ]]; then
   if [[ ! -x .tools/bin/uv ]]; then
