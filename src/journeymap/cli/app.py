@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from journeymap import __version__
-from journeymap.cli import data, demo, identity, maps, new, render
+from journeymap.cli import analytics, data, demo, identity, maps, new, render
 from journeymap.cli.state import State
 
 __all__ = ["app", "main"]
@@ -52,6 +52,7 @@ app.command("convert")(maps.convert_command)
 app.command("render")(render.render_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(identity.identity_app, name="identity")
+app.command("funnel")(analytics.funnel_command)
 
 
 def main() -> None:
