@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from journeymap import __version__
-from journeymap.cli import analytics, data, demo, identity, maps, new, render
+from journeymap.cli import analytics, analytics_paths, data, demo, identity, maps, new, render
 from journeymap.cli.state import State
 
 __all__ = ["app", "main"]
@@ -53,6 +53,9 @@ app.command("render")(render.render_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(identity.identity_app, name="identity")
 app.command("funnel")(analytics.funnel_command)
+app.command("paths")(analytics_paths.paths_command)
+app.command("timing")(analytics_paths.timing_command)
+app.command("segments")(analytics_paths.segments_command)
 
 
 def main() -> None:
