@@ -10,9 +10,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -23,12 +20,12 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from journeymap.cli.output import console, err_console, guard
+from journeymap.cli.output import console, err_console, guard, jsonable
 from journeymap.cli.state import State
+from journeymap.engines.scratch import stored_table
 from journeymap.errors import JourneyError
 
 if TYPE_CHECKING:
-    import ibis.expr.types as ir
     import pyarrow as pa
     from ibis import BaseBackend
 
@@ -297,28 +294,6 @@ def funnel_command(
             _run_funnel(ws.con, funnel, mapped.unmatched_share, fmt, output, attempts_file)
 
 
-@contextmanager
-def _stored(con: BaseBackend, expr: ir.Table) -> Iterator[ir.Table]:
-    """``expr`` computed once into a temporary table (a cached frame on Spark).
-
-    Dropped with our own statement: ibis 12's own drop renders an empty
-    ``DROP TABLE IF EXISTS`` with the locked sqlglot, which breaks ``Table.cache()``.
-    """
-    if con.name == "pyspark":
-        table = con._cached_table(expr)
-        try:
-            yield table
-        finally:
-            table.release()
-        return
-    name = f"_journeymap_funnel_{uuid.uuid4().hex[:16]}"
-    table = con.create_table(name, expr, temp=True)
-    try:
-        yield table
-    finally:
-        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-
-
 def _run_funnel(
     con: BaseBackend,
     funnel: Funnel,
@@ -331,7 +306,10 @@ def _run_funnel(
 
     # Attempts are materialised once; the summary, percentiles included, reads the stored
     # table instead of the window functions that built it.
-    with translate_errors("computing the funnel"), _stored(con, funnel.attempts) as attempts:
+    with (
+        translate_errors("computing the funnel"),
+        stored_table(con, funnel.attempts, prefix="funnel") as attempts,
+    ):
         stored = funnel.from_attempts(attempts)
         by = ["step_index", "breakdown"] if funnel.options.breakdown else ["step_index"]
         summary = stored.summary.order_by(by).to_pyarrow()
@@ -407,14 +385,6 @@ def _print_summary(summary: pa.Table, funnel: Funnel) -> None:
     out.print(table)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 def _emit(
     summary: pa.Table,
     fmt: str,
@@ -443,7 +413,7 @@ def _emit(
                 "attribution": o.attribution,
                 "as_of": o.as_of.isoformat() if o.as_of else None,
             },
-            "summary": [{k: _jsonable(v) for k, v in row.items()} for row in summary.to_pylist()],
+            "summary": [{k: jsonable(v) for k, v in row.items()} for row in summary.to_pylist()],
             "coverage": coverage[0] if coverage else None,
         }
         text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
@@ -480,7 +450,7 @@ def _write_table(table: pa.Table, path: Path) -> None:
         with path.open("w", encoding="utf-8") as handle:
             for row in table.to_pylist():
                 handle.write(
-                    json.dumps({k: _jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
+                    json.dumps({k: jsonable(v) for k, v in row.items()}, ensure_ascii=False) + "\n"
                 )
     else:
         raise AnalyticsOptionError(

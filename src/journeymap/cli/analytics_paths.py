@@ -12,9 +12,7 @@ import io
 import json
 import math
 import re
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,14 +24,14 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.table import Table
 
-from journeymap.cli.output import console, err_console, guard
+from journeymap.cli.output import console, err_console, guard, jsonable
 from journeymap.cli.state import State
+from journeymap.engines.scratch import stored_table
 from journeymap.errors import JourneyError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pyarrow as pa
-    from ibis import BaseBackend
 
     from journeymap.analytics.segments import ConversionComparison, ValueComparison
     from journeymap.model import JourneyMap
@@ -140,28 +138,6 @@ def _events(events: ir.Table, jmap: JourneyMap | None, by: str) -> _Events:
     return _Events(mapped.table, f"{by}_id", mapped.unmatched_share)
 
 
-@contextmanager
-def _stored(con: BaseBackend, expr: ir.Table) -> Iterator[ir.Table]:
-    """``expr`` computed once into a temporary table (a cached frame on Spark).
-
-    Dropped with our own statement: ibis 12's own drop renders an empty
-    ``DROP TABLE IF EXISTS`` with the locked sqlglot, which breaks ``Table.cache()``.
-    """
-    if con.name == "pyspark":
-        table = con._cached_table(expr)
-        try:
-            yield table
-        finally:
-            table.release()
-        return
-    name = f"_journeymap_paths_{uuid.uuid4().hex[:16]}"
-    table = con.create_table(name, expr, temp=True)
-    try:
-        yield table
-    finally:
-        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
-
-
 def _fetch(expr: ir.Table, what: str) -> pa.Table:
     from journeymap.engines import translate_errors
 
@@ -246,14 +222,6 @@ def _print(table: pa.Table, title: str, *, columns: Sequence[str] | None = None)
     out.print(view)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
-
-
 def _emit(
     table: pa.Table, fmt: str, output: Path | None, *, extra: dict[str, Any] | None = None
 ) -> None:
@@ -266,7 +234,7 @@ def _emit(
         err_console.print(f"wrote {escape(str(output))}")
         return
     if fmt == "json":
-        rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+        rows = [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
         doc = {**(extra or {}), "rows": rows}
         text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     else:
@@ -398,7 +366,7 @@ def paths_command(
                 exclude=excluded,
             )
             # The journey is computed once; every output, percentiles included, reads it.
-            with _stored(ws.con, journey) as stored:
+            with stored_table(ws.con, journey, prefix="paths") as stored:
                 p = summarize_paths(stored, sankey_depth=depth or 10, sankey_top=sankey_top)
                 limit = top or None
                 tables = _path_tables(p, show, limit)

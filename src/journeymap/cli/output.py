@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -11,7 +13,7 @@ from rich.markup import escape
 
 from journeymap.errors import JourneyError, MapValidationError, Problem
 
-__all__ = ["console", "err_console", "guard", "print_problems"]
+__all__ = ["console", "err_console", "guard", "jsonable", "print_problems"]
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -59,3 +61,12 @@ def guard(debug: bool = False) -> Iterator[None]:
             "the traceback."
         )
         raise typer.Exit(70) from None
+
+
+def jsonable(value: Any) -> Any:
+    """A table cell as JSON can hold it: NaN as null, dates and times as ISO text."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
