@@ -8,26 +8,37 @@ Parquet with ``--format``.
 
 from __future__ import annotations
 
-import io
-import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.measure import Measurement
 from rich.table import Table
 
-from journeymap.cli.output import console, err_console, guard, jsonable
+from journeymap.cli.options import (
+    CommandOptionError,
+    EngineOption,
+    FormatOption,
+    OutputOption,
+    TopOption,
+    WorkspaceOption,
+    check_format,
+    choose,
+    emit_table,
+    fetch_table,
+    fetch_value,
+    humanize_seconds,
+    parse_duration,
+    parse_moment,
+    print_wide,
+)
+from journeymap.cli.output import err_console, guard
 from journeymap.cli.state import State
 from journeymap.engines.scratch import stored_table
-from journeymap.errors import JourneyError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -39,73 +50,6 @@ if TYPE_CHECKING:
 # Ibis, pyarrow and the engines load when a command runs, not when `journeymap --help` does.
 
 __all__ = ["paths_command", "segments_command", "timing_command"]
-
-FORMATS = ("table", "csv", "json", "parquet")
-
-
-class CommandOptionError(JourneyError, ValueError):
-    """A command-line option of a paths, timing or segments command that cannot be used."""
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-WorkspaceOption = Annotated[
-    Path, typer.Option("--workspace", "-w", help="Workspace folder (default: the current folder).")
-]
-EngineOption = Annotated[
-    str | None, typer.Option("--engine", help="Ibis connection URL, e.g. pyspark://local[2].")
-]
-FormatOption = Annotated[
-    str, typer.Option("--format", "-f", help="table (default), csv, json or parquet.")
-]
-OutputOption = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write the result to this file.")
-]
-TopOption = Annotated[
-    int, typer.Option("--top", help="Show this many rows of each table (0: all).", min=0)
-]
-
-
-def _duration(flag: str, text: str | None) -> timedelta | None:
-    """``30m``, ``12h``, ``7d``, ``2w`` as a duration (None when not given)."""
-    if text is None:
-        return None
-    match = _DURATION.match(text)
-    if not match:
-        raise CommandOptionError(
-            f"{flag} {text!r} is not a duration; write a number and a unit: 30m, 12h, 7d or 2w"
-        )
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
-
-
-def _moment(flag: str, text: str | None) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise CommandOptionError(
-                f"{flag} {text!r} is not a date or time; write e.g. 2024-06-30 or "
-                "2024-06-30T18:00:00Z"
-            ) from None
-        value = datetime(day.year, day.month, day.day)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _choice(flag: str, value: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise CommandOptionError(f"{flag} {value!r}: choose one of {', '.join(allowed)}")
-    return value
-
-
-def _check_format(fmt: str, output: Path | None) -> None:
-    _choice("--format", fmt, FORMATS)
-    if fmt == "parquet" and output is None:
-        raise CommandOptionError("--format parquet needs --output FILE")
 
 
 def _load_map(map_file: Path | None, why: str) -> JourneyMap:
@@ -127,7 +71,7 @@ class _Events:
 
 def _events(events: ir.Table, jmap: JourneyMap | None, by: str) -> _Events:
     """Raw events (``by="event"``), or events mapped to the map's steps or stages."""
-    _choice("--by", by, ("event", "step", "stage"))
+    choose("--by", by, ("event", "step", "stage"))
     if by == "event":
         return _Events(events, "event", None)
     from journeymap.analytics.mapping import map_events
@@ -138,34 +82,7 @@ def _events(events: ir.Table, jmap: JourneyMap | None, by: str) -> _Events:
     return _Events(mapped.table, f"{by}_id", mapped.unmatched_share)
 
 
-def _fetch(expr: ir.Table, what: str) -> pa.Table:
-    from journeymap.engines import translate_errors
-
-    with translate_errors(what):
-        return expr.to_pyarrow()
-
-
-def _scalar(expr: Any, what: str) -> Any:
-    from journeymap.engines import translate_errors
-
-    with translate_errors(what):
-        return expr.execute()
-
-
 # --- printing ----------------------------------------------------------------------
-
-
-def _humanize(secs: Any) -> str:
-    if secs is None or (isinstance(secs, float) and math.isnan(secs)):
-        return "–"
-    secs = float(secs)
-    if abs(secs) < 60:
-        return f"{secs:.0f}s"
-    if abs(secs) < 3600:
-        return f"{secs / 60:.1f}m"
-    if abs(secs) < 86400:
-        return f"{secs / 3600:.1f}h"
-    return f"{secs / 86400:.1f}d"
 
 
 def _cell(column: str, value: Any) -> str:
@@ -174,7 +91,7 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else ""
     if "secs" in column.split("_"):
-        return _humanize(value)
+        return humanize_seconds(value)
     if column in ("share", "rate", "rate_low", "rate_high") or column.startswith("diff_"):
         return f"{100 * float(value):.1f}%"
     if column.startswith("p_") or column in ("p_value", "z", "t"):
@@ -213,47 +130,7 @@ def _print(table: pa.Table, title: str, *, columns: Sequence[str] | None = None)
         view.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for row in table.select(names).to_pylist():
         view.add_row(*(escape(_cell(name, row[name])) for name in names))
-    out = console
-    if not console.is_terminal:
-        # piped or captured output has no screen to fit: keep every number whole
-        wide = Measurement.get(console, console.options.update_width(400), view).maximum
-        if wide > console.width:
-            out = Console(highlight=False, width=wide, file=console.file)
-    out.print(view)
-
-
-def _emit(
-    table: pa.Table, fmt: str, output: Path | None, *, extra: dict[str, Any] | None = None
-) -> None:
-    """Write ``table`` as CSV, JSON (``{"rows": [...]}`` plus ``extra``) or Parquet."""
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        assert output is not None
-        pq.write_table(table, str(output))
-        err_console.print(f"wrote {escape(str(output))}")
-        return
-    if fmt == "json":
-        rows = [{k: jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
-        doc = {**(extra or {}), "rows": rows}
-        text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    else:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
-
-        flat = table
-        for i, field in enumerate(table.schema):
-            if pa.types.is_list(field.type):
-                joined = [" → ".join(map(str, v or [])) for v in table.column(i).to_pylist()]
-                flat = flat.set_column(i, field.name, pa.array(joined, pa.string()))
-        sink = io.BytesIO()
-        pacsv.write_csv(flat, sink)
-        text = sink.getvalue().decode("utf-8")
-    if output is None:
-        typer.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {escape(str(output))}")
+    print_wide(view)
 
 
 def _note_unmatched(share: Any) -> None:
@@ -338,9 +215,9 @@ def paths_command(
 ) -> None:
     """Show the paths customers really take: directly-follows graph, variants, Sankey."""
     with guard(State.of(ctx).debug):
-        _check_format(fmt, output)
-        _choice("--show", show, PATH_VIEWS)
-        _choice("--by", by, ("event", "step", "stage"))
+        check_format(fmt, output)
+        choose("--show", show, PATH_VIEWS)
+        choose("--by", by, ("event", "step", "stage"))
         if show == "overview" and fmt != "table":
             show = "transitions"
         from journeymap.analytics.paths import build_path_journey, summarize_paths
@@ -361,7 +238,7 @@ def paths_command(
                 steps_after=steps_after,
                 depth=depth,
                 collapse_repeats=collapse_repeats,
-                session_gap=_duration("--session-gap", session_gap),
+                session_gap=parse_duration("--session-gap", session_gap),
                 group_by_pattern=_patterns(group),
                 exclude=excluded,
             )
@@ -370,9 +247,11 @@ def paths_command(
                 p = summarize_paths(stored, sankey_depth=depth or 10, sankey_top=sankey_top)
                 limit = top or None
                 tables = _path_tables(p, show, limit)
-                results = {name: _fetch(expr, "computing paths") for name, expr in tables.items()}
+                results = {
+                    name: fetch_table(expr, "computing paths") for name, expr in tables.items()
+                }
             unmatched = (
-                _scalar(source.unmatched_share, "mapping events")
+                fetch_value(source.unmatched_share, "mapping events")
                 if source.unmatched_share is not None
                 else None
             )
@@ -393,7 +272,7 @@ def paths_command(
                 _print(table, titles[name], columns=cols)
         else:
             (table,) = results.values()
-            _emit(table, fmt, output)
+            emit_table(table, fmt, output)
         _note_unmatched(unmatched)
 
 
@@ -471,12 +350,12 @@ def timing_command(
 ) -> None:
     """Time in each stage, time between two steps, and where customers are stuck."""
     with guard(State.of(ctx).debug):
-        _check_format(fmt, output)
-        _choice("--report", report, TIMING_REPORTS)
-        _choice("--level", level, ("stage", "step"))
-        _choice("--by", by, ("event", "step", "stage"))
-        moment = _moment("--as-of", as_of)
-        threshold = _duration("--longer-than", longer_than)
+        check_format(fmt, output)
+        choose("--report", report, TIMING_REPORTS)
+        choose("--level", level, ("stage", "step"))
+        choose("--by", by, ("event", "step", "stage"))
+        moment = parse_moment("--as-of", as_of)
+        threshold = parse_duration("--longer-than", longer_than)
         if threshold is not None and report != "current":
             raise CommandOptionError("--longer-than belongs to --report current")
         from journeymap.analytics.timing import (
@@ -497,9 +376,9 @@ def timing_command(
                 result = measure_time_between(
                     source.table, start=start, end=end, activity=source.column, as_of=moment
                 )
-                summary = _fetch(result.summary, "timing")
+                summary = fetch_table(result.summary, "timing")
                 actors = result.actors.order_by([_desc("secs"), "actor_id"])
-                rows = _fetch(actors.limit(limit) if limit else actors, "timing")
+                rows = fetch_table(actors.limit(limit) if limit else actors, "timing")
                 extra.update({"from": start, "to": end, "summary": summary.to_pylist()[0]})
                 title = f"Time from {start} to {end}"
                 shown = {"Summary": summary, "Customers (slowest first)": rows}
@@ -509,7 +388,7 @@ def timing_command(
                 order = _map_order(jmap, level)
                 if report == "stages":
                     times = measure_stage_times(source.table, stage=source.column, as_of=moment)
-                    stages = _in_map_order(_fetch(times.stages, "timing"), order)
+                    stages = _in_map_order(fetch_table(times.stages, "timing"), order)
                     title = f"Time in each {level}"
                     shown = {title: stages}
                 else:
@@ -519,13 +398,13 @@ def timing_command(
                         as_of=moment,
                         stuck_longer_than=threshold,
                     )
-                    stages = _in_map_order(_fetch(now.stages, "timing"), order)
+                    stages = _in_map_order(fetch_table(now.stages, "timing"), order)
                     ranked = now.actors.order_by([_desc("secs_in_stage"), "actor_id"])
-                    actors_rows = _fetch(ranked.limit(limit) if limit else ranked, "timing")
+                    actors_rows = fetch_table(ranked.limit(limit) if limit else ranked, "timing")
                     title = f"Where customers are ({level})"
                     shown = {title: stages, "Customers (longest first)": actors_rows}
             unmatched = (
-                _scalar(source.unmatched_share, "mapping events")
+                fetch_value(source.unmatched_share, "mapping events")
                 if source.unmatched_share is not None
                 else None
             )
@@ -534,7 +413,7 @@ def timing_command(
                 _print(table, name)
         else:
             main = list(shown.values())[-1]
-            _emit(main, fmt, output, extra=extra)
+            emit_table(main, fmt, output, extra=extra)
         _note_unmatched(unmatched)
 
 
@@ -642,9 +521,9 @@ def segments_command(
 ) -> None:
     """Break a metric down by persona, region, channel or period; flag real differences."""
     with guard(State.of(ctx).debug):
-        _check_format(fmt, output)
-        _choice("--metric", metric, ("conversion", "time"))
-        _choice("--adjust", adjust, ("holm", "fdr_bh", "bonferroni", "none"))
+        check_format(fmt, output)
+        choose("--metric", metric, ("conversion", "time"))
+        choose("--adjust", adjust, ("holm", "fdr_bh", "bonferroni", "none"))
         from journeymap.analytics import segments as seg
         from journeymap.io.workspace import open_workspace
 
@@ -682,14 +561,14 @@ def segments_command(
                 personas=jmap.personas if jmap is not None else (),
                 customers=attrs,
                 customer_key=customer_key,
-                attribution=_choice("--attribution", attribution, ("first", "last")),  # type: ignore[arg-type]
-                period=_choice("--period", period, ("day", "week", "month")),  # type: ignore[arg-type]
+                attribution=choose("--attribution", attribution, ("first", "last")),  # type: ignore[arg-type]
+                period=choose("--period", period, ("day", "week", "month")),  # type: ignore[arg-type]
             )
             comparison: ConversionComparison | ValueComparison
             if metric == "conversion":
                 per_actor = _conversion_per_actor(table, targets)
                 counts = seg.count_conversions(seg.attach_segments(per_actor, segments))
-                rows = _fetch(counts.order_by("segment"), "computing segments").to_pylist()
+                rows = fetch_table(counts.order_by("segment"), "computing segments").to_pylist()
                 comparison = seg.compare_conversion(
                     rows,
                     reference=reference,
@@ -706,7 +585,7 @@ def segments_command(
                 values = seg.summarize_values(
                     seg.attach_segments(between.actors, segments), value="secs"
                 )
-                rows = _fetch(values.order_by("segment"), "computing segments").to_pylist()
+                rows = fetch_table(values.order_by("segment"), "computing segments").to_pylist()
                 comparison = seg.compare_values(
                     rows,
                     reference=reference,
@@ -714,7 +593,9 @@ def segments_command(
                     adjust=adjust,  # type: ignore[arg-type]
                 )
             unmatched = (
-                _scalar(unmatched_share, "mapping events") if unmatched_share is not None else None
+                fetch_value(unmatched_share, "mapping events")
+                if unmatched_share is not None
+                else None
             )
         result = _comparison_table(comparison, rows)
         notes = _comparison_notes(comparison)
@@ -725,7 +606,7 @@ def segments_command(
                 err_console.print(f"[dim]{escape(note)}[/dim]")
         else:
             extra = {"by": by, "metric": metric, "alpha": alpha, "adjust": adjust, "notes": notes}
-            _emit(result, fmt, output, extra=extra)
+            emit_table(result, fmt, output, extra=extra)
         _note_unmatched(unmatched)
 
 
