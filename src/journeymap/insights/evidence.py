@@ -96,6 +96,10 @@ class StepMetrics:
     events: int = 0
     satisfaction: tuple[Satisfaction, ...] = ()
     measured_emotion: float | None = None
+    sample_dropped: tuple[str, ...] = ()
+    """A few customers who dropped off after this step, for drill-down."""
+    sample_slow: tuple[str, ...] = ()
+    """A few of the slowest converters (time to the next step), for drill-down."""
 
 
 @dataclass(frozen=True)
