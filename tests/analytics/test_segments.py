@@ -128,6 +128,12 @@ def test_region_comes_from_the_first_or_last_event_with_event_id_breaking_ties(
     assert as_dict(seg) == expected
 
 
+def test_a_property_path_segments_like_a_column(con: Any) -> None:
+    # Only d's event carries properties.plan ("pro"); a, b and c have none: unassigned.
+    seg = segment_actors(load(con, EVENTS), by="properties.plan")
+    assert as_dict(seg) == {"a": "unassigned", "b": "unassigned", "c": "unassigned", "d": "pro"}
+
+
 @pytest.mark.parametrize(
     ("period", "expected"),
     [

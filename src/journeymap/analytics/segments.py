@@ -41,7 +41,7 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 
-from journeymap.analytics.mapping import compile_rule
+from journeymap.analytics.mapping import compile_rule, resolve_field
 from journeymap.analytics.stats import (
     Adjustment,
     ChiSquare,
@@ -127,6 +127,9 @@ def segment_actors(
         return joined.select(
             joined[actor], segment=joined._value.fill_null(unassigned).cast("string")
         )
+    if by.startswith("properties.") and "properties" in events.columns:
+        value = resolve_field(by, events).cast("string")
+        return _attribute(events.mutate(_value=value), actor, ts, tiebreak, attribution, unassigned)
     if by not in events.columns:
         where = "events" + (" or customers" if customers is not None else "")
         columns = sorted(

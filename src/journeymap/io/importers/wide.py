@@ -28,6 +28,19 @@ consist of links only: importing Olist's customers file with
 ``examples/data/olist-customers.mapping.yaml`` ties each order-level ``customer_id`` to
 the person's ``customer_unique_id``.
 
+``flags`` add a true/false property to every event of a row, saying whether one
+timestamp column is later than another. For Olist::
+
+    flags:
+      - {property: late, when: order_delivered_customer_date,
+         after: order_estimated_delivery_date, by: day}
+
+sets ``properties.late`` to ``true`` when the order was delivered on a later calendar
+day (in the mapping's ``timezone``) than the estimated date, ``false`` when not, and
+leaves it out when either column is empty. ``by: instant`` (the default) compares the
+instants instead. Both columns are read like the event columns: an unreadable value
+quarantines the row (``bad_timestamp``). The flag follows the columns in the JSON.
+
 Other keys: ``actor_kind`` (default: the actor column's name), ``channel``, ``session``,
 ``region`` (a column, or ``{value: ...}`` for one value on every row; an event entry may
 set its own ``channel``), ``ts_format``, and ``properties`` (default: every column not
@@ -36,12 +49,14 @@ mapped to something else).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -74,7 +89,7 @@ from journeymap.io.importers.tabular import (
 )
 from journeymap.io.importers.timestamps import ParsedTimestamps, check_timezone, parse_timestamps
 
-__all__ = ["LinkSpec", "WideEvent", "WideMapping", "load_wide_mapping", "read_wide"]
+__all__ = ["FlagSpec", "LinkSpec", "WideEvent", "WideMapping", "load_wide_mapping", "read_wide"]
 
 WIDE_KEYS = (
     "lookup",
@@ -89,9 +104,12 @@ WIDE_KEYS = (
     "events",
     "properties",
     "links",
+    "flags",
 )
 _EVENT_KEYS = ("event", "ts", "channel")
 _LINK_KEYS = ("a", "kind_a", "b", "kind_b")
+_FLAG_KEYS = ("property", "when", "after", "by")
+_FLAG_BY = ("instant", "day")
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,20 @@ class LinkSpec:
 
 
 @dataclass(frozen=True)
+class FlagSpec:
+    """A true/false property: whether column ``when`` is later than column ``after``.
+
+    ``by="day"`` compares calendar days in the mapping's time zone, ``"instant"`` the
+    instants themselves.
+    """
+
+    property: str
+    when: str
+    after: str
+    by: Literal["instant", "day"] = "instant"
+
+
+@dataclass(frozen=True)
 class WideMapping:
     """A parsed wide-table mapping file."""
 
@@ -129,6 +161,7 @@ class WideMapping:
     events: tuple[WideEvent, ...]
     properties: tuple[str, ...] | None
     links: tuple[LinkSpec, ...]
+    flags: tuple[FlagSpec, ...] = ()
 
     def used_columns(self) -> set[str]:
         refs = [self.actor, self.channel, self.session, self.region]
@@ -155,6 +188,7 @@ def load_wide_mapping(path: Path, *, timezone: str = "UTC") -> WideMapping:
         _wide_event(item, mapping, i) for i, item in enumerate(_items(mapping, "events"))
     )
     links = tuple(_link(item, mapping, i) for i, item in enumerate(_items(mapping, "links")))
+    flags = tuple(_flag(item, mapping, i) for i, item in enumerate(_items(mapping, "flags")))
     if not events and not links:
         raise DataImportError(
             f"{mapping.path}: a wide-table mapping needs 'events' (timestamp columns that "
@@ -171,6 +205,12 @@ def load_wide_mapping(path: Path, *, timezone: str = "UTC") -> WideMapping:
         isinstance(properties, list) and all(isinstance(p, str) for p in properties)
     ):
         raise DataImportError(f"{mapping.at('properties')}: 'properties' is a list of columns")
+    for flag in flags:
+        if properties is not None and flag.property in properties:
+            raise DataImportError(
+                f"{mapping.at('flags')}: flag {flag.property!r} is also listed in "
+                "'properties'; give the flag another name"
+            )
     identifier = data.get("id")
     return WideMapping(
         source=mapping,
@@ -185,6 +225,7 @@ def load_wide_mapping(path: Path, *, timezone: str = "UTC") -> WideMapping:
         events=events,
         properties=tuple(properties) if properties is not None else None,
         links=links,
+        flags=flags,
     )
 
 
@@ -222,6 +263,25 @@ def _link(item: dict[str, Any], mapping: MappingFile, index: int) -> LinkSpec:
     )
 
 
+def _flag(item: dict[str, Any], mapping: MappingFile, index: int) -> FlagSpec:
+    where = f"{mapping.at('flags')} (entry {index + 1})"
+    check_keys(item, _FLAG_KEYS, where=where, what="flag")
+    if not item.get("property") or not item.get("when") or not item.get("after"):
+        raise DataImportError(
+            f"{where}: each flag needs 'property' (a name) and the timestamp columns "
+            "'when' and 'after', e.g. {property: late, when: delivered_at, after: promised_at}"
+        )
+    by = str(item.get("by") or "instant")
+    if by not in _FLAG_BY:
+        raise DataImportError(f"{where}: 'by' is instant or day, not {by!r}")
+    return FlagSpec(
+        property=str(item["property"]),
+        when=str(item["when"]),
+        after=str(item["after"]),
+        by="day" if by == "day" else "instant",
+    )
+
+
 def read_wide(path: Path, options: ImportOptions) -> Iterator[ImportChunk]:
     """Events (and identity links) from a wide table described by ``options.mapping``."""
     if options.mapping is None:
@@ -254,6 +314,16 @@ def _check_columns(mapping: WideMapping, available: Sequence[str], path: Path) -
     for link in mapping.links:
         refs.append(("link", ColumnRef(column=link.a, origin=f"{origin}: links")))
         refs.append(("link", ColumnRef(column=link.b, origin=f"{origin}: links")))
+    for flag in mapping.flags:
+        for column in (flag.when, flag.after):
+            refs.append(("flag", ColumnRef(column=column, origin=f"{origin}: flags")))
+    if mapping.flags and mapping.properties is None:
+        clash = [f.property for f in mapping.flags if f.property in available]
+        if clash:
+            raise DataImportError(
+                f"{path}: flag {clash[0]!r} ({origin}: flags) is also a column, which goes "
+                "into properties; give the flag another name, or list 'properties'"
+            )
     if mapping.id:
         refs.append(("id", ColumnRef(column=mapping.id, origin=mapping.source.at("id"))))
     for column in mapping.properties or ():
@@ -271,23 +341,29 @@ def _check_columns(mapping: WideMapping, available: Sequence[str], path: Path) -
 def wide_events(chunk: SourceChunk, mapping: WideMapping, path: Path) -> ImportChunk:
     """The events and links of one chunk of a wide table."""
     n = chunk.table.num_rows
-    parsed: list[ParsedTimestamps] = [
-        parse_timestamps(chunk.values(e.ts), timezone=mapping.timezone, fmt=mapping.ts_format)
-        for e in mapping.events
-    ]
+    columns = dict.fromkeys(
+        [e.ts for e in mapping.events] + [c for f in mapping.flags for c in (f.when, f.after)]
+    )
+    read = {
+        column: parse_timestamps(
+            chunk.values(column), timezone=mapping.timezone, fmt=mapping.ts_format
+        )
+        for column in columns
+    }
+    parsed = [read[e.ts] for e in mapping.events]
     actor = column_values(chunk, mapping.actor)
     reasons = np.full(n, "", dtype=object)
     details: dict[int, str] = {}
     if mapping.events:
         no_actor = null_mask(actor)
         reasons[no_actor] = "missing_actor"
-    for event, times in zip(mapping.events, parsed, strict=True):
+    for column, times in read.items():
         fresh = times.bad & (reasons == "")
-        ts_text = chunk.text(event.ts) if fresh.any() else None
+        ts_text = chunk.text(column) if fresh.any() else None
         for i in np.flatnonzero(fresh):
             value = ts_text[int(i)].as_py() if ts_text is not None else ""
             details[int(i)] = timestamp_problem(
-                path, chunk.kind, int(chunk.rows[i]), event.ts, str(value)
+                path, chunk.kind, int(chunk.rows[i]), column, str(value)
             )
         reasons[fresh] = "bad_timestamp"
     link_ids = [(chunk.text(link.a), chunk.text(link.b)) for link in mapping.links]
@@ -324,6 +400,9 @@ def wide_events(chunk: SourceChunk, mapping: WideMapping, path: Path) -> ImportC
         for key, count in timestamp_notes(times).items():
             notes[key] = notes.get(key, 0) + count
     properties = build_properties(chunk, _property_columns(mapping, chunk.columns))
+    for flag in mapping.flags:
+        later = _is_later(read[flag.when].ts, read[flag.after].ts, flag.by, mapping.timezone)
+        properties = _add_flag(properties, flag.property, later)
     identifier = chunk.text(mapping.id) if mapping.id else None
     pieces = []
     for event, times in zip(mapping.events, parsed, strict=True):
@@ -363,6 +442,32 @@ def wide_events(chunk: SourceChunk, mapping: WideMapping, path: Path) -> ImportC
         bytes_read=chunk.bytes_read,
         notes=notes,
     )
+
+
+def _is_later(when: pa.Array, after: pa.Array, by: str, timezone: str) -> pa.Array:
+    """Per row: ``when`` later than ``after`` (null when either is null)."""
+    if by == "instant":
+        return pc.greater(when, after)
+
+    def days(ts: pa.Array) -> pa.Array:
+        local = pd.Series(ts.to_pandas()).dt.tz_convert(timezone).dt.tz_localize(None)
+        return pa.array(local.dt.normalize(), pa.timestamp("us"))
+
+    return pc.greater(days(when), days(after))
+
+
+def _add_flag(properties: pa.Array, name: str, value: pa.Array) -> pa.Array:
+    """``properties`` JSON with ``"name": true|false`` appended; unchanged where null."""
+    literal = pc.if_else(value, pa.scalar("true"), pa.scalar("false"))
+    key = json.dumps(name, ensure_ascii=False) + ":"
+    piece = pc.binary_join_element_wise(pa.scalar(key), literal, "")
+    opened = pc.if_else(
+        pc.is_null(properties),
+        pa.scalar("{"),
+        pc.binary_join_element_wise(pc.utf8_slice_codeunits(properties, 0, -1), ",", ""),
+    )
+    merged = pc.binary_join_element_wise(opened, piece, "}", "")
+    return pc.if_else(pc.is_null(piece), properties, merged)
 
 
 def _property_columns(mapping: WideMapping, available: Sequence[str]) -> tuple[str, ...]:
