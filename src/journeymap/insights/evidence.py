@@ -220,7 +220,7 @@ class ScoredOpportunity:
 class Driver:
     """Something converters did more (or less) often than the others.
 
-    ``scope`` is ``stage:<id>`` or ``fork:<id>``; ``feature`` what was done (for
+    ``scope`` is ``stage:<id>`` or ``fork:<fork-id>/<branch-id>``; ``feature`` what was done (for
     example ``event=coupon_click`` or ``channel=app``). Counts are customers.
     """
 
