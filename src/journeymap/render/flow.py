@@ -231,8 +231,14 @@ def layout_flow(
     lanes: Sequence[str] | None,
     measured_emotion: Mapping[str, float] | None,
     labels: Labels,
+    as_of: str | None = None,
+    measured_label: str | None = None,
 ) -> Layout:
-    """The flow view of ``jmap`` (see :func:`journeymap.render.layout.layout_map`)."""
+    """The flow view of ``jmap`` (see :func:`journeymap.render.layout.layout_map`).
+
+    ``as_of`` and ``measured_label`` come from an evidenced map (see
+    :func:`journeymap.render.header.build_header`).
+    """
     shown = set(lanes) if lanes is not None else {"touchpoints", "emotion", "pain_points"}
     graph = plan_flow(jmap)
     colours = channel_colours(jmap)
@@ -262,7 +268,8 @@ def layout_flow(
     body_right = (col_x[-1] + NODE_W + 8) if col_x else MARGIN + NODE_W
 
     header = build_header(jmap, labels, x=MARGIN, y=MARGIN, width=body_right - MARGIN,
-                          colours=colours, measured=bool(measured), view="flow")  # fmt: skip
+                          colours=colours, measured=bool(measured), view="flow",
+                          as_of=as_of, measured_label=measured_label)  # fmt: skip
     width = max(body_right, MARGIN + header.width) + MARGIN
     regions: list[Region] = list(header.regions)
     cards: list[Card] = list(header.cards)

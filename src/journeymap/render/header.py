@@ -18,7 +18,7 @@ from journeymap.render.cards import (
 )
 from journeymap.render.geometry import Box, Card, Region, Rule
 from journeymap.render.labels import Labels
-from journeymap.render.palette import GRID, INK, MUTED, OKABE_ITO
+from journeymap.render.palette import EVIDENCE_INK, GRID, INK, MUTED, OKABE_ITO
 
 __all__ = ["Header", "build_header"]
 
@@ -126,7 +126,14 @@ def _panel(
 
 
 def _legend(
-    x: float, y: float, labels: Labels, *, height: float | None, measured: bool, view: str
+    x: float,
+    y: float,
+    labels: Labels,
+    *,
+    height: float | None,
+    measured: bool,
+    view: str,
+    measured_label: str | None = None,
 ) -> tuple[Region, list[Card], list[Rule], float]:
     """The legend panel: confidence samples, severity, emotion lines, score rule."""
     inner = x + PANEL_PAD
@@ -166,7 +173,7 @@ def _legend(
         (labels.emotion_declared, OKABE_ITO["blue"], None)
     ]
     if measured:
-        emotion_lines.append((labels.emotion_measured, OKABE_ITO["black"], "5 4"))
+        emotion_lines.append((measured_label or labels.emotion_measured, OKABE_ITO["black"], "5 4"))
     if view != "flow":
         for name, colour, dash in emotion_lines:
             rules.append(
@@ -218,11 +225,15 @@ def build_header(
     colours: Mapping[str, str],
     measured: bool = False,
     view: str = "matrix",
+    as_of: str | None = None,
+    measured_label: str | None = None,
 ) -> Header:
     """Lay out the header from (x, y); it is at least ``width`` wide.
 
     Panels (scope, persona, legend) sit side by side with equal heights; the title
-    above them wraps to the header's width.
+    above them wraps to the header's width. ``as_of`` (an evidenced map's "as of …
+    · data … · N customers") is a line under the title; ``measured_label`` names the
+    measured emotion curve in the legend (e.g. "measured (466 responses)").
     """
     persona = _focus_persona(jmap)
     scope_content = _scope_content(jmap, labels, colours)
@@ -241,6 +252,11 @@ def build_header(
                          colour=MUTED)  # fmt: skip
         texts.append(desc)
         cursor += desc.height
+    if as_of:
+        line = make_text(as_of, x=x, y=cursor + 4, width=min(total_w, 900.0), size=12.5,
+                         weight="bold", colour=EVIDENCE_INK)  # fmt: skip
+        texts.append(line)
+        cursor += line.height + 4
     title_region = Region(
         id="header:title",
         kind="title",
@@ -250,14 +266,18 @@ def build_header(
     top = cursor + 12
     # Measure first, then draw every panel at the tallest height.
     natural = [_panel(pid, x, top, w, content, None)[1] for pid, w, content in panels]
-    legend_natural = _legend(x, top, labels, height=None, measured=measured, view=view)[3]
+    legend_natural = _legend(
+        x, top, labels, height=None, measured=measured, view=view, measured_label=measured_label
+    )[3]
     height = max([*natural, legend_natural])
     regions = [title_region]
     px = x
     for pid, w, content in panels:
         regions.append(_panel(pid, px, top, w, content, height)[0])
         px += w + PANEL_GAP
-    legend, cards, rules, _ = _legend(px, top, labels, height=height, measured=measured, view=view)
+    legend, cards, rules, _ = _legend(
+        px, top, labels, height=height, measured=measured, view=view, measured_label=measured_label
+    )
     regions.append(legend)
     bottom = top + height
     return Header(

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 from xml.sax.saxutils import escape, quoteattr
 
+from journeymap.insights.evidence import EvidencedMap
 from journeymap.model import JourneyMap
 from journeymap.render.geometry import Layout, RenderError
 from journeymap.render.labels import labels_for
@@ -27,7 +28,7 @@ from journeymap.render.layout import layout_map
 from journeymap.render.svg import draw_page, measure_page, svg_document
 from journeymap.render.text import FONT_STACK
 
-__all__ = ["PAPER_SIZES", "Paper", "render_html"]
+__all__ = ["PAPER_SIZES", "Paper", "html_document", "render_html", "sheet_size"]
 
 Paper = Literal["A3", "A4"]
 PAPER_SIZES: dict[str, tuple[float, float]] = {"A3": (420.0, 297.0), "A4": (297.0, 210.0)}
@@ -37,7 +38,7 @@ CAPTION_MM = 10.0
 PX_PER_MM = 96 / 25.4
 
 
-def _sheet_size(layout_w: float, layout_h: float, paper: Paper) -> tuple[float, float]:
+def sheet_size(layout_w: float, layout_h: float, paper: Paper) -> tuple[float, float]:
     """The size in CSS px at which a page of ``layout_w`` × ``layout_h`` fills the sheet."""
     width_mm, height_mm = PAPER_SIZES[paper]
     avail_w = (width_mm - 2 * MARGIN_MM) * PX_PER_MM
@@ -72,16 +73,22 @@ def render_html(
     lanes: Iterable[str] | None = None,
     metrics: Mapping[str, Mapping[str, str]] | None = None,
     measured_emotion: Mapping[str, float] | None = None,
+    evidence: EvidencedMap | None = None,
     paper: Paper = "A3",
 ) -> str:
     """The map as one self-contained HTML page (a string; the caller writes it).
 
-    ``view``, ``lanes``, ``metrics`` and ``measured_emotion`` are those of
+    ``view``, ``lanes``, ``metrics``, ``measured_emotion`` and ``evidence`` are those of
     :func:`journeymap.render.layout.layout_map`; ``paper`` is the landscape sheet the
     print version is laid out for (``A3`` or ``A4``).
     """
     layout = layout_map(
-        jmap, view=view, lanes=lanes, metrics=metrics, measured_emotion=measured_emotion
+        jmap,
+        view=view,
+        lanes=lanes,
+        metrics=metrics,
+        measured_emotion=measured_emotion,
+        evidence=evidence,
     )
     return html_document(layout, paper=paper)
 
@@ -95,7 +102,7 @@ def html_document(layout: Layout, *, paper: Paper = "A3") -> str:
     total = len(layout.pages)
     for page in layout.pages:
         extent = measure_page(layout, page)
-        display = _sheet_size(extent.width, extent.height, paper)
+        display = sheet_size(extent.width, extent.height, paper)
         svg = draw_page(layout, page, prefix=f"jm-p{page.index}", display=display, standalone=False)
         caption = f"{escape(layout.title)} · {labels.page} {page.index + 1}/{total}"
         sheets.append(

@@ -56,6 +56,16 @@ class Labels:
     age: str
     every_days: str
     """A template with ``{n}``, e.g. ``every {n} days``."""
+    no_data: str
+    """What a step without measured data shows in the measured lane (never a blank)."""
+    observed_badge: str
+    confirmed_badge: str
+    affected: str
+    """A template with ``{n}``: customers a pain point found in the data affects."""
+    as_of: str
+    """A template with ``{date}``, ``{period}`` and ``{customers}``."""
+    measured_responses: str
+    """A template with ``{n}``: the legend of the measured emotion curve."""
 
 
 _EN = Labels(
@@ -119,6 +129,12 @@ _EN = Labels(
     continued="(continued)",
     age="",
     every_days="every {n} days",
+    no_data="no data",
+    observed_badge="observed",
+    confirmed_badge="confirmed by data",
+    affected="{n} customers affected",
+    as_of="as of {date} · data {period} · {customers} customers",
+    measured_responses="measured ({n} responses)",
 )
 
 _KO = Labels(
@@ -182,6 +198,12 @@ _KO = Labels(
     continued="(계속)",
     age="세",
     every_days="{n}일마다",
+    no_data="데이터 없음",
+    observed_badge="데이터로 관찰",
+    confirmed_badge="데이터로 확인됨",
+    affected="영향 고객 {n}명",
+    as_of="{date} 기준 · 데이터 {period} · 고객 {customers}명",
+    measured_responses="측정된 감정 (응답 {n}건)",
 )
 
 

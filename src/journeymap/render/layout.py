@@ -18,8 +18,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 
+from journeymap.insights.evidence import EvidencedMap
 from journeymap.model import JourneyMap
 from journeymap.render import flow, matrix, timeline
+from journeymap.render.evidence import prepare_evidence
 from journeymap.render.geometry import (
     LANES,
     VIEWS,
@@ -134,6 +136,7 @@ def layout_map(
     lanes: Iterable[str] | None = None,
     metrics: Mapping[str, Mapping[str, str]] | None = None,
     measured_emotion: Mapping[str, float] | None = None,
+    evidence: EvidencedMap | None = None,
 ) -> Layout:
     """Compute the picture of ``jmap`` in ``view`` as numbers.
 
@@ -143,6 +146,14 @@ def layout_map(
     ``pain_points``. ``metrics`` maps step ids to ``{label: display string}`` for the
     measured lane; ``measured_emotion`` maps step ids to a measured emotion (−2 … +2)
     drawn as a second curve.
+
+    ``evidence`` (an :class:`~journeymap.insights.evidence.EvidencedMap` of this map)
+    fills both from its snapshot, marks steps without data "no data", adds the pain
+    points found in the data to the pain point lane (an "observed" card, or a
+    "confirmed by data" badge on the declared pain point it confirms), names the
+    measured curve with its responses in the legend and puts an "as of … · data … ·
+    N customers" line under the title. Explicit ``metrics`` or ``measured_emotion``
+    win over the evidence's.
 
     >>> from journeymap.model import JourneyMap
     >>> jmap = JourneyMap.model_validate({"id": "j", "title": "J", "stages": [
@@ -158,12 +169,36 @@ def layout_map(
     chosen = select_lanes(lanes)
     check_measured(jmap, metrics, measured_emotion)
     labels = labels_for(jmap.lang)
+    seen = prepare_evidence(jmap, evidence) if evidence is not None else None
+    if seen is not None:
+        metrics = metrics if metrics is not None else seen.metrics
+        if measured_emotion is None:
+            measured_emotion = seen.measured_emotion
+    as_of = seen.as_of if seen else None
+    measured_label = seen.measured_label if seen else None
     if view == "matrix":
         return matrix.layout_matrix(
-            jmap, lanes=chosen, metrics=metrics, measured_emotion=measured_emotion, labels=labels
+            jmap,
+            lanes=chosen,
+            metrics=metrics,
+            measured_emotion=measured_emotion,
+            labels=labels,
+            evidence=seen,
         )
     if view == "timeline":
         return timeline.layout_timeline(
-            jmap, lanes=chosen, measured_emotion=measured_emotion, labels=labels
+            jmap,
+            lanes=chosen,
+            measured_emotion=measured_emotion,
+            labels=labels,
+            as_of=as_of,
+            measured_label=measured_label,
         )
-    return flow.layout_flow(jmap, lanes=chosen, measured_emotion=measured_emotion, labels=labels)
+    return flow.layout_flow(
+        jmap,
+        lanes=chosen,
+        measured_emotion=measured_emotion,
+        labels=labels,
+        as_of=as_of,
+        measured_label=measured_label,
+    )

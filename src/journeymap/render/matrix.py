@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from journeymap.insights.evidence import ObservedPainPoint
+from journeymap.insights.lane import format_count
 from journeymap.model import Confidence, JourneyMap, Stage, Step
 from journeymap.render.cards import (
     Content,
@@ -29,6 +31,7 @@ from journeymap.render.cards import (
     opportunity_score,
 )
 from journeymap.render.curves import smooth_curve
+from journeymap.render.evidence import MapEvidence
 from journeymap.render.geometry import (
     LANES,
     Box,
@@ -45,6 +48,7 @@ from journeymap.render.header import build_header
 from journeymap.render.labels import Labels
 from journeymap.render.pages import page_budget, paginate_columns
 from journeymap.render.palette import (
+    EVIDENCE,
     GRID,
     MUTED,
     OKABE_ITO,
@@ -102,12 +106,25 @@ def kpi_text(stage: Stage, labels: Labels) -> list[str]:
     return lines
 
 
+def _observed_spec(pain: ObservedPainPoint, labels: Labels) -> _Spec:
+    """A pain point found in the data: the "observed" badge, its title, whom it affects."""
+    content: tuple[Content, ...] = (
+        Pills((Pill("observed", labels.observed_badge, EVIDENCE),)),
+        Para(pain.title, weight="bold"),
+        Para(labels.affected.format(n=format_count(pain.affected)), size=10.5, colour=MUTED),
+        Severity(pain.severity, f"{labels.severity} {pain.severity}"),
+    )
+    return _Spec(f"observed:{pain.id}", "observed", pain.id, content, "observed",
+                 pain.explanation or None)  # fmt: skip
+
+
 def _lane_specs(
     lane: str,
     jmap: JourneyMap,
     columns: Sequence[tuple[Stage, Step]],
     labels: Labels,
     metrics: Mapping[str, Mapping[str, str]] | None,
+    evidence: MapEvidence | None = None,
 ) -> list[list[_Spec]]:
     """The cards of a plain lane, per column."""
     stacks: list[list[_Spec]] = [[] for _ in columns]
@@ -148,19 +165,26 @@ def _lane_specs(
                                    describe_evidence([card])))  # fmt: skip
         elif lane == "pain_points":
             for pain in step.pain_points:
+                content = [
+                    Para(pain.text),
+                    Severity(pain.severity, f"{labels.severity} {pain.severity}"),
+                ]
+                tip = describe_evidence([pain])
+                seen = evidence.confirmed.get(pain.id) if evidence else None
+                if seen is not None:
+                    # The data confirms the declared pain point: said on its card, not
+                    # drawn a second time.
+                    content[1:1] = [
+                        Pills((Pill("confirmed", labels.confirmed_badge, EVIDENCE),)),
+                        Para(f"{seen.title} · {labels.affected.format(n=format_count(seen.affected))}",
+                             size=10.5, colour=MUTED),
+                    ]  # fmt: skip
+                    tip = "\n".join(t for t in (seen.explanation, tip) if t) or None
                 stack.append(
-                    _Spec(
-                        f"pain:{pain.id}",
-                        "pain",
-                        pain.id,
-                        (
-                            Para(pain.text),
-                            Severity(pain.severity, f"{labels.severity} {pain.severity}"),
-                        ),
-                        pain.confidence,
-                        describe_evidence([pain]),
-                    )
+                    _Spec(f"pain:{pain.id}", "pain", pain.id, tuple(content), pain.confidence, tip)
                 )
+            for observed in evidence.observed.get(step.id, ()) if evidence else ():
+                stack.append(_observed_spec(observed, labels))
         elif lane == "desired":
             if step.desired_experience:
                 stack.append(_Spec(f"desired:{step.id}", "desired", step.id,
@@ -179,6 +203,11 @@ def _lane_specs(
             if rows:
                 stack.append(_Spec(f"metric:{step.id}", "metric", step.id, (KeyValues(rows),),
                                    "observed"))  # fmt: skip
+            else:
+                # A step without data says so: a blank would read as zero.
+                stack.append(_Spec(f"metric:{step.id}", "nodata", step.id,
+                                   (Para(labels.no_data, size=11.5, italic=True, colour=MUTED),),
+                                   None))  # fmt: skip
     return stacks
 
 
@@ -260,6 +289,7 @@ def _has_content(
     columns: Sequence[tuple[Stage, Step]],
     metrics: Mapping[str, Mapping[str, str]] | None,
     measured: Mapping[str, float] | None,
+    evidence: MapEvidence | None = None,
 ) -> bool:
     steps = [step for _, step in columns]
     checks: dict[str, Callable[[], bool]] = {
@@ -267,7 +297,9 @@ def _has_content(
         "actions": lambda: any(s.actions for s in steps),
         "thoughts": lambda: any(s.thoughts or s.feelings for s in steps),
         "emotion": lambda: any(s.emotion is not None for s in steps) or bool(measured),
-        "pain_points": lambda: any(s.pain_points for s in steps),
+        "pain_points": lambda: (
+            any(s.pain_points for s in steps) or bool(evidence and evidence.observed)
+        ),
         "desired": lambda: (
             any(s.desired_experience for s in steps)
             or any(st.desired_experience for st in jmap.stages)
@@ -471,12 +503,13 @@ def _card_lane(
     metrics: Mapping[str, Mapping[str, str]] | None,
     top: float,
     parts: _Parts,
+    evidence: MapEvidence | None = None,
 ) -> float:
     """A lane of cards stacked in their columns; returns the height of the content."""
     if lane == "opportunities":
         stacks, loose = _opportunity_specs(jmap, grid.columns, labels)
     else:
-        stacks, loose = _lane_specs(lane, jmap, grid.columns, labels, metrics), []
+        stacks, loose = _lane_specs(lane, jmap, grid.columns, labels, metrics, evidence), []
     used = [0.0] * len(grid.columns)
     for i, specs in enumerate(stacks):
         built, used[i] = _stack(specs, x=grid.x(i), y=top + LANE_PAD, lane=lane, column=i)
@@ -498,8 +531,14 @@ def layout_matrix(
     metrics: Mapping[str, Mapping[str, str]] | None,
     measured_emotion: Mapping[str, float] | None,
     labels: Labels,
+    evidence: MapEvidence | None = None,
 ) -> Layout:
-    """The matrix view of ``jmap`` (see :func:`journeymap.render.layout.layout_map`)."""
+    """The matrix view of ``jmap`` (see :func:`journeymap.render.layout.layout_map`).
+
+    With ``evidence``, the pain point lane also holds the pain points found in the
+    data (marked observed, or as a badge on the declared card they confirm) and the
+    header carries the as-of line.
+    """
     columns = tuple(jmap.all_steps())
     spans: list[tuple[int, int]] = []
     for stage in jmap.stages:
@@ -509,11 +548,15 @@ def layout_matrix(
     chosen = (
         tuple(lanes)
         if lanes is not None
-        else tuple(n for n in LANES if _has_content(n, jmap, columns, metrics, measured_emotion))
+        else tuple(
+            n for n in LANES if _has_content(n, jmap, columns, metrics, measured_emotion, evidence)
+        )
     )
     colours = channel_colours(jmap)
     header = build_header(jmap, labels, x=MARGIN, y=MARGIN, width=grid.right - MARGIN,
-                          colours=colours, measured=bool(measured_emotion))  # fmt: skip
+                          colours=colours, measured=bool(measured_emotion),
+                          as_of=evidence.as_of if evidence else None,
+                          measured_label=evidence.measured_label if evidence else None)  # fmt: skip
     parts = _Parts(list(header.regions), list(header.cards), list(header.rules))
     body_top = MARGIN + header.height + 24
     y = _stage_bands(jmap, grid, labels, body_top, parts)
@@ -530,7 +573,7 @@ def layout_matrix(
             if lane == "desired":
                 content = _desired_lane(jmap, grid, labels, y, parts)
             else:
-                content = _card_lane(lane, jmap, grid, labels, metrics, y, parts)
+                content = _card_lane(lane, jmap, grid, labels, metrics, y, parts, evidence)
             height = max(MIN_LANE_H, content + 2 * LANE_PAD, label.height + 2 * LANE_PAD + 4)
         lane_regions.append(Region(
             id=f"lane:{lane}", kind="lane", box=Box(MARGIN, y, grid.right - MARGIN, round(height, 2)),

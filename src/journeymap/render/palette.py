@@ -15,6 +15,8 @@ from journeymap.model import Confidence
 __all__ = [
     "CARD_STYLES",
     "CONFIDENCE_STYLES",
+    "EVIDENCE",
+    "EVIDENCE_INK",
     "GRID",
     "INK",
     "MUTED",
@@ -47,6 +49,10 @@ MUTED = "#4D4D4D"
 """Secondary text (labels, meta lines); 8.5:1 on white."""
 GRID = "#BDBDBD"
 PAPER = "#FFFFFF"
+EVIDENCE = OKABE_ITO["vermillion"]
+"""What the data says: observed pain points' badge and border, the as-of line."""
+EVIDENCE_INK = "#9E4300"
+"""Text in the evidence colour: a darker vermillion, 6.4:1 on white."""
 
 _CHANNEL_ORDER = (
     "blue",
@@ -167,6 +173,8 @@ CARD_STYLES: dict[str, CardStyle] = {
     "thought": CardStyle("#FFF6DD", "#9A6A00"),
     "feeling": CardStyle("#FBEFF5", "#A0537E"),
     "pain": CardStyle("#FCEDE3", "#B34E00"),
+    "observed": CardStyle("#FFFFFF", OKABE_ITO["vermillion"]),
+    "nodata": CardStyle("#FFFFFF", "#9E9E9E"),
     "desired": CardStyle("#E3F4EE", "#007A59"),
     "opportunity": CardStyle("#E8F1F9", "#0072B2"),
     "backstage": CardStyle("#F1F1F1", "#5A5A5A"),

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from journeymap.insights.evidence import EvidencedMap
 from journeymap.model import JourneyMap
 from journeymap.render.geometry import (
     Badge,
@@ -361,7 +362,8 @@ class PageExtent:
 
 def measure_page(layout: Layout, page: Page) -> PageExtent:
     """How big page ``page`` of ``layout`` is drawn, in layout px."""
-    gutter = layout.gutter if page.x0 > layout.gutter + 1 else 0.0
+    # Every slice of the body gets the lane labels beside it, the first one included.
+    gutter = layout.gutter if layout.gutter and page.x0 >= layout.gutter - 1 else 0.0
     header = layout.header_height if page.index == 0 else 0.0
     axis = 0.0
     if layout.top_gutter is not None and page.y0 > layout.top_gutter[1] - 1:
@@ -475,16 +477,22 @@ def render_svg(
     lanes: Iterable[str] | None = None,
     metrics: Mapping[str, Mapping[str, str]] | None = None,
     measured_emotion: Mapping[str, float] | None = None,
+    evidence: EvidencedMap | None = None,
     page: int | None = None,
 ) -> str:
     """The map drawn as one SVG document (a string; the caller writes it).
 
-    ``view``, ``lanes``, ``metrics`` and ``measured_emotion`` are those of
+    ``view``, ``lanes``, ``metrics``, ``measured_emotion`` and ``evidence`` are those of
     :func:`journeymap.render.layout.layout_map`. With ``page``, only that printed
     page (0-based) of a long map is drawn.
     """
     layout = layout_map(
-        jmap, view=view, lanes=lanes, metrics=metrics, measured_emotion=measured_emotion
+        jmap,
+        view=view,
+        lanes=lanes,
+        metrics=metrics,
+        measured_emotion=measured_emotion,
+        evidence=evidence,
     )
     if page is not None:
         if not 0 <= page < len(layout.pages):

@@ -237,8 +237,14 @@ def layout_timeline(
     lanes: Sequence[str] | None,
     measured_emotion: Mapping[str, float] | None,
     labels: Labels,
+    as_of: str | None = None,
+    measured_label: str | None = None,
 ) -> Layout:
-    """The timeline view of ``jmap`` (see :func:`journeymap.render.layout.layout_map`)."""
+    """The timeline view of ``jmap`` (see :func:`journeymap.render.layout.layout_map`).
+
+    ``as_of`` and ``measured_label`` come from an evidenced map (see
+    :func:`journeymap.render.header.build_header`).
+    """
     shown = set(lanes) if lanes is not None else {"touchpoints", "emotion", "pain_points"}
     pairs = list(jmap.all_steps())
     steps = [step for _, step in pairs]
@@ -256,6 +262,8 @@ def layout_timeline(
         colours=channel_colours(jmap),
         measured=bool(measured_emotion),
         view="timeline",
+        as_of=as_of,
+        measured_label=measured_label,
     )
     width = max(body_right, MARGIN + header.width) + MARGIN
     regions: list[Region] = list(header.regions)
