@@ -17,6 +17,12 @@ dataclass; nothing here reads a table.
   standard deviations.
 - :func:`adjust_p_values`: Holm (controls the family-wise error rate), Bonferroni
   (FWER, more conservative) or Benjamini-Hochberg (controls the false discovery rate).
+- :func:`estimate_mean_interval`: a mean with Student's t interval (CES, ratings,
+  text sentiment).
+- :func:`estimate_nps_interval`: the Net Promoter Score with the interval from the
+  trinomial variance of promoters, passives and detractors.
+- :func:`run_contingency_test`: Pearson's chi-square test of independence on an r x c
+  table, with adjusted standardised residuals per cell and a Bonferroni critical value.
 
 >>> round(estimate_wilson_interval(81, 263).low, 4)
 0.2553
@@ -36,16 +42,21 @@ from journeymap.errors import JourneyError
 __all__ = [
     "Adjustment",
     "ChiSquare",
+    "Contingency",
     "Interval",
     "MeanDifference",
+    "PointEstimate",
     "ProportionDifference",
     "StatsError",
     "adjust_p_values",
     "compare_two_means",
     "compare_two_proportions",
+    "estimate_mean_interval",
     "estimate_newcombe_interval",
+    "estimate_nps_interval",
     "estimate_wilson_interval",
     "run_chi_square",
+    "run_contingency_test",
 ]
 
 Adjustment = Literal["holm", "bonferroni", "fdr_bh", "none"]
@@ -332,3 +343,147 @@ def adjust_p_values(
         running = min(running, p * m / (rank + 1))
         out[i] = min(1.0, running)
     return out
+
+
+@dataclass(frozen=True)
+class PointEstimate:
+    """A value measured on ``n`` answers, with its interval (None when it cannot be made)."""
+
+    value: float | None
+    interval: Interval | None
+    n: int
+
+
+def estimate_mean_interval(
+    count: int, mean: float | None, std: float | None, *, confidence: float = 0.95
+) -> PointEstimate:
+    """A mean with Student's t interval, from its count, mean and sample std (ddof = 1).
+
+    ``mean ± t(1 - a/2, n - 1) · std / sqrt(n)``. With fewer than two values there is
+    no interval; with no spread at all the interval is the mean itself.
+
+    >>> e = estimate_mean_interval(4, 3.5, 1.2909944487358056)
+    >>> round(e.interval.low, 4), round(e.interval.high, 4)
+    (1.4457, 5.5543)
+    """
+    _check_confidence(confidence)
+    if count < 0:
+        raise StatsError(f"mean interval: a count cannot be negative ({count})")
+    if count == 0 or mean is None:
+        return PointEstimate(None, None, count)
+    if count < 2 or std is None or math.isnan(std):
+        return PointEstimate(mean, None, count)
+    q = float(_dist.t.ppf(0.5 + confidence / 2, count - 1))
+    half = q * std / math.sqrt(count)
+    return PointEstimate(mean, Interval(mean - half, mean + half, confidence), count)
+
+
+def estimate_nps_interval(
+    promoters: int, detractors: int, responses: int, *, confidence: float = 0.95
+) -> PointEstimate:
+    """The Net Promoter Score on -100..100 with its normal-approximation interval.
+
+    ``NPS = 100 (P - D)`` with ``P``, ``D`` the shares of promoters (9-10) and
+    detractors (0-6). Each answer scores +1, 0 or -1 (a trinomial), so the variance of
+    one answer is ``P + D - (P - D)^2`` and the interval is
+    ``NPS ± z · 100 · sqrt((P + D - (P - D)^2) / n)``, cut to [-100, 100].
+
+    >>> e = estimate_nps_interval(50, 20, 100)
+    >>> e.value, round(e.interval.low, 2), round(e.interval.high, 2)
+    (30.0, 14.69, 45.31)
+    """
+    _check_counts(promoters, responses, "nps promoters")
+    _check_counts(detractors, responses, "nps detractors")
+    if promoters + detractors > responses:
+        raise StatsError(
+            f"nps: {promoters} promoters and {detractors} detractors are more than "
+            f"{responses} answers; each answer is one of promoter, passive or detractor"
+        )
+    z = _z_for(confidence)
+    if responses == 0:
+        return PointEstimate(None, None, 0)
+    p, d = promoters / responses, detractors / responses
+    value = 100 * (p - d)
+    variance = max(p + d - (p - d) ** 2, 0.0)
+    half = z * 100 * math.sqrt(variance / responses)
+    interval = Interval(max(-100.0, value - half), min(100.0, value + half), confidence)
+    return PointEstimate(value, interval, responses)
+
+
+@dataclass(frozen=True)
+class Contingency:
+    """Pearson's chi-square test of independence on an r x c table of counts.
+
+    ``expected`` and ``residuals`` have the table's shape; a residual is the adjusted
+    standardised residual ``(O - E) / sqrt(E (1 - row/N) (1 - col/N))``, about
+    standard normal under independence. Rows and columns with a zero total take no
+    part: their residuals are None and they do not count towards ``dof``.
+    ``statistic`` and ``p_value`` are None when fewer than two rows or two columns
+    have counts.
+    """
+
+    statistic: float | None
+    dof: int
+    p_value: float | None
+    expected: tuple[tuple[float, ...], ...]
+    residuals: tuple[tuple[float | None, ...], ...]
+    min_expected: float | None
+
+    def critical_residual(self, *, alpha: float = 0.05) -> float:
+        """The |residual| above which a cell differs, Bonferroni-corrected for all cells.
+
+        Two-sided: ``z(1 - alpha / (2 m))`` where ``m`` is the number of cells tested.
+        """
+        if not 0 < alpha < 1:
+            raise StatsError(f"alpha {alpha!r} is outside (0, 1); the usual choice is 0.05")
+        cells = sum(1 for row in self.residuals for r in row if r is not None)
+        return float(_dist.norm.isf(alpha / (2 * max(cells, 1))))
+
+
+def run_contingency_test(table: Sequence[Sequence[int]]) -> Contingency:
+    """Pearson's chi-square test that rows and columns of ``table`` are independent.
+
+    No continuity correction (scipy's ``chi2_contingency(..., correction=False)``; for
+    tables bigger than 2 x 2 scipy never corrects).
+
+    >>> r = run_contingency_test([[30, 10], [20, 40]])
+    >>> round(r.statistic, 4), r.dof, round(r.residuals[0][0], 4)
+    (16.6667, 1, 4.0825)
+    """
+    rows = [list(r) for r in table]
+    width = len(rows[0]) if rows else 0
+    for i, row in enumerate(rows):
+        if len(row) != width:
+            raise StatsError(
+                f"contingency table row {i + 1} has {len(row)} cells, row 1 has {width}; "
+                "every row needs one count per column"
+            )
+        for j, value in enumerate(row):
+            if value < 0:
+                raise StatsError(f"contingency table cell ({i + 1}, {j + 1}) is negative")
+    row_tot = [sum(r) for r in rows]
+    col_tot = [sum(r[j] for r in rows) for j in range(width)]
+    total = sum(row_tot)
+    used_rows = [i for i, t in enumerate(row_tot) if t > 0]
+    used_cols = [j for j, t in enumerate(col_tot) if t > 0]
+    expected = tuple(
+        tuple(row_tot[i] * col_tot[j] / total if total else 0.0 for j in range(width))
+        for i in range(len(rows))
+    )
+    dof = max(len(used_rows) - 1, 0) * max(len(used_cols) - 1, 0)
+    residuals: list[tuple[float | None, ...]] = []
+    for i in range(len(rows)):
+        line: list[float | None] = []
+        for j in range(width):
+            e = expected[i][j]
+            scale = e * (1 - row_tot[i] / total) * (1 - col_tot[j] / total) if total else 0.0
+            line.append((rows[i][j] - e) / math.sqrt(scale) if scale > 0 else None)
+        residuals.append(tuple(line))
+    if len(used_rows) < 2 or len(used_cols) < 2:
+        return Contingency(None, dof, None, expected, tuple(residuals), None)
+    statistic = sum(
+        (rows[i][j] - expected[i][j]) ** 2 / expected[i][j] for i in used_rows for j in used_cols
+    )
+    min_expected = min(expected[i][j] for i in used_rows for j in used_cols)
+    p_value = float(_dist.chi2.sf(statistic, dof))
+    return Contingency(statistic, dof, p_value, expected, tuple(residuals), min_expected)
