@@ -586,3 +586,18 @@ def test_korean_model_ranks_a_held_out_sample_like_its_ratings(
     # (measured: -0.56 for 1s, 0.00 for 7s, +0.49 for 10s).
     means = [scores[ratings == r].mean() for r in range(1, 11)]
     assert all(lower < higher for lower, higher in itertools.pairwise(means))
+
+
+def _hangul_share_by_character(text: str) -> float:
+    """The definition, one character at a time: Hangul letters over all letters."""
+    blocks = [(0xAC00, 0xD7A3), (0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F)]
+    blocks.append((0xD7B0, 0xD7FF))
+    letters = [c for c in text if c.isalpha()]
+    hangul = [c for c in letters if any(lo <= ord(c) <= hi for lo, hi in blocks)]
+    return len(hangul) / len(letters) if letters else 0.0
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0xFFFF)))
+def test_hangul_share_equals_the_per_character_definition(text: str) -> None:
+    assert hangul_share(text) == _hangul_share_by_character(text)
