@@ -108,7 +108,8 @@ def test_a_scale_column_names_each_answer_scale(ws: Any, probe: Any, tmp_path: P
 def test_a_mapping_sets_custom_ranges_and_a_language(ws: Any, probe: Any, tmp_path: Path) -> None:
     source = write(
         tmp_path / "reviews.csv",
-        "member,written,stars,review\nm1,2024-02-01,10,Ótimo produto\nm2,2024-02-02,0,Ruim\n",
+        "member,written,stars,review\nm1,2024-02-01,10,Ótimo produto\nm2,2024-02-02,0,Ruim\n"
+        "m3,2024-02-03,8,\n",
     )
     mapping = write(
         tmp_path / "reviews.yaml",
@@ -119,7 +120,10 @@ def test_a_mapping_sets_custom_ranges_and_a_language(ws: Any, probe: Any, tmp_pa
     probe.accounted(ws, report)
     assert report.format == "feedback"  # a mapping with scores is a survey
     assert report.quarantined_by_reason == {"score_out_of_range": 1}
-    assert records(probe, ws) == [("m1", "rating", 10.0, "Ótimo produto", "pt", None)]
+    # stored on the rating's own 1-5 range: 10 -> 5; 8 -> 1 + 4 * (8 - 1) / 9 = 4.111
+    got = records(probe, ws)
+    assert got[0] == ("m1", "rating", 5.0, "Ótimo produto", "pt", None)
+    assert got[1][:2] == ("m3", "rating") and got[1][2] == pytest.approx(1 + 4 * 7 / 9)
 
 
 @pytest.mark.parametrize(

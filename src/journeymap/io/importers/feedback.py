@@ -11,6 +11,10 @@ ces       1 to 7
 rating    1 to 5 (set ``min``/``max`` for other ranges, e.g. 1 to 10)
 ========  ========
 
+A score given on another range (``min``/``max``) is checked against that range, then
+stored rescaled linearly onto its scale's range, so every figure downstream reads one
+scale: a 1–10 rating of 8 is stored as 1 + 4 × (8 − 1) / 9 = 4.11.
+
 Columns come from options (``--actor``, ``--ts``, ``--score COL --scale NAME``,
 ``--text``, ``--lang``, ``--about``), from a mapping file, or by name: a column called
 ``csat``, ``nps``, ``ces`` or ``rating`` is a score of that scale; ``text``,
@@ -371,7 +375,7 @@ def feedback_records(chunk: SourceChunk, columns: FeedbackColumns, path: Path) -
                     high[i],
                 )
             reasons[fresh] = reason
-        values.append((spec, present, number, scale))
+        values.append((spec, present, _standardised(number, scale, low, high), scale))
 
     text = (
         column_values(chunk, ColumnRef(column=columns.text))
@@ -446,6 +450,22 @@ def feedback_records(chunk: SourceChunk, columns: FeedbackColumns, path: Path) -
         bytes_read=chunk.bytes_read,
         notes=timestamp_notes(parsed),
     )
+
+
+def _standardised(
+    number: np.ndarray, scale: pa.Array, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """Scores moved from their given range onto their scale's own range (linearly)."""
+    names = scale.to_pylist()
+    std_low = np.array([SCALES.get(s or "", (np.nan, np.nan))[0] for s in names], dtype=float)
+    std_high = np.array([SCALES.get(s or "", (np.nan, np.nan))[1] for s in names], dtype=float)
+    move = ~np.isnan(std_low) & ((low != std_low) | (high != std_high)) & (high > low)
+    if not move.any():
+        return number
+    out = number.copy()
+    span = (std_high[move] - std_low[move]) / (high[move] - low[move])
+    out[move] = std_low[move] + (number[move] - low[move]) * span
+    return out
 
 
 def _ranges(spec: ScoreColumn, scale: pa.Array, n: int) -> tuple[np.ndarray, np.ndarray]:
