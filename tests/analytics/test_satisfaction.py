@@ -110,7 +110,7 @@ FEEDBACK: list[tuple[Any, ...]] = [
     # latest mapped event at or before 12:00 is the 10:00 tie, won by e-a3 (cart);
     # the 11:00 newsletter matched no step and is no candidate
     ("f01", "a", T0 + 3 * HOUR, "csat", 5.0, None, None, ("cart", "browse", "event")),
-    # a sub-stage id counts for its stage, with no step
+    # a sub-stage id: a's only step inside "ship" (deliver) comes later, so the stage only
     ("f02", "a", T0 + 3 * HOUR, "nps", 9.0, "ship", None, (None, "buy", "about_stage")),
     # a step id wins over the events; the text has a sentiment but the score sets the emotion
     ("f03", "a", T0 + 3 * HOUR, "csat", 2.0, "view", -0.8, ("view", "browse", "about_step")),
@@ -135,8 +135,8 @@ FEEDBACK: list[tuple[Any, ...]] = [
     ("f08", "a", T0 + 12 * HOUR, "csat", 1.0, " review ", None, ("review", "after", "about_step")),
     # before any of a's events
     ("f09", "a", T0 - HOUR, "csat", 3.0, None, None, (None, None, "none")),
-    # a stage id, text only
-    ("f10", "a", T0 + 3 * HOUR, "text", None, "buy", -0.5, (None, "buy", "about_stage")),
+    # a stage id, text only: a's latest step inside "buy" before it is pay (10:00)
+    ("f10", "a", T0 + 3 * HOUR, "text", None, "buy", -0.5, ("pay", "buy", "about_stage")),
 ]
 
 
@@ -204,7 +204,7 @@ def summary(con: Any) -> dict[tuple[str, str, str], dict[str, Any]]:
 def test_summary_counts_per_step_stage_and_scale_by_hand(con: Any) -> None:
     got = summary(con)
     # steps: cart f01 (csat 5); view f03 (csat 2, text -0.8), f04 (csat 4);
-    # deliver f07 (text 0.5); review f08 (csat 1).
+    # deliver f07 (text 0.5); pay f10 (text -0.5); review f08 (csat 1).
     # stages: browse = cart + view; buy = f02 (nps 9) + f07 + f10 (text -0.5); after = f08.
     assert sorted(got) == [
         ("stage", "after", "csat"),
@@ -214,6 +214,7 @@ def test_summary_counts_per_step_stage_and_scale_by_hand(con: Any) -> None:
         ("stage", "buy", "sentiment"),
         ("step", "cart", "csat"),
         ("step", "deliver", "sentiment"),
+        ("step", "pay", "sentiment"),
         ("step", "review", "csat"),
         ("step", "view", "csat"),
         ("step", "view", "sentiment"),
@@ -256,9 +257,10 @@ def test_the_runner_scores_text_and_measures_on_every_engine(con: Any) -> None:
     )
     assert (m.responses, m.unattached, m.texts, m.unscored_texts) == (10, 3, 3, 0)
     assert m.attached == {"about_step": 2, "about_stage": 2, "event": 3, "none": 3}
-    # steps: cart 5 -> 2; view 2, 4 -> 0; deliver text only -> 2 x s07; review 1 -> -2
+    # steps: cart 5 -> 2; view 2, 4 -> 0; deliver, pay text only -> 2 x s07, 2 x s10;
+    # review 1 -> -2
     assert m.step_emotion == pytest.approx(
-        {"cart": 2.0, "view": 0.0, "deliver": 2 * s07, "review": -2.0}
+        {"cart": 2.0, "view": 0.0, "deliver": 2 * s07, "pay": 2 * s10, "review": -2.0}
     )
     # buy: nps 9 -> 1.6, f07 and f10 text only
     assert m.stage_emotion["buy"] == pytest.approx((1.6 + 2 * s07 + 2 * s10) / 3)
@@ -427,13 +429,15 @@ def duck() -> Iterator[Any]:
     backend.disconnect()
 
 
-STEP_OF = {"view": ("view", "browse"), "cart": ("cart", "browse"), "pay": ("pay", "buy")}
-ABOUT = {
+STEP_OF = {
     "view": ("view", "browse"),
+    "cart": ("cart", "browse"),
+    "pay": ("pay", "buy"),
     "deliver": ("deliver", "buy"),
-    "buy": (None, "buy"),
-    "ship": (None, "buy"),
 }
+ABOUT_STEP = {"view": ("view", "browse"), "deliver": ("deliver", "buy")}
+# a stage or sub-stage hint: the events that may refine it to a step
+ABOUT_SCOPE = {"buy": ("buy", {"pay", "deliver"}), "ship": ("buy", {"deliver"})}
 
 
 def reference_attach(
@@ -442,20 +446,20 @@ def reference_attach(
     out: dict[str, tuple[str | None, str | None, str]] = {}
     for fid, actor, ts, _scale, _score, about, *_ in feedback:
         hint = (about or "").strip()
-        if hint in ABOUT:
-            step, stage = ABOUT[hint]
-            out[fid] = (step, stage, "about_step" if step else "about_stage")
+        if hint in ABOUT_STEP:
+            out[fid] = (*ABOUT_STEP[hint], "about_step")
             continue
+        stage, allowed = ABOUT_SCOPE.get(hint, (None, set(STEP_OF)))
         candidates = [
             e
             for e in events
-            if e["actor_id"] == actor and e["event"] in STEP_OF and ts - window <= e["ts"] <= ts
+            if e["actor_id"] == actor and e["event"] in allowed and ts - window <= e["ts"] <= ts
         ]
         if not candidates:
-            out[fid] = (None, None, "none")
+            out[fid] = (None, stage, "about_stage" if stage else "none")
             continue
         best = max(candidates, key=lambda e: (e["ts"], e["event_id"]))
-        out[fid] = (*STEP_OF[best["event"]], "event")
+        out[fid] = (*STEP_OF[best["event"]], "about_stage" if stage else "event")
     return out
 
 
@@ -464,7 +468,7 @@ def reference_attach(
         st.tuples(
             st.sampled_from("ab"),
             st.integers(0, 40),
-            st.sampled_from(["view", "cart", "pay", "other"]),
+            st.sampled_from(["view", "cart", "pay", "deliver", "other"]),
         ),
         max_size=25,
     ),
@@ -550,8 +554,10 @@ def test_summary_equals_a_python_reference(duck: Any, answers: list[tuple[str, i
         )
     }
     expected: dict[tuple[str, str, str], list[float]] = {}
+    # at T0 customer a has no step inside "buy" yet (pay is at 10:00): the stage only
+    about_to = {"view": ("view", "browse"), "buy": (None, "buy")}
     for _, _, _, scale, score, about, _ in feedback:
-        step, stage = ABOUT[about]
+        step, stage = about_to[about]
         if step:
             expected.setdefault(("step", step, scale), []).append(score)
         expected.setdefault(("stage", stage, scale), []).append(score)

@@ -12,8 +12,10 @@ Two halves, like :mod:`journeymap.analytics.segments`:
 How feedback attaches (in this order):
 
 - ``about`` names a **step** id of the map: that step (and its stage).
-- ``about`` names a **stage** id (or a sub-stage id, which counts for its stage): the
-  stage only, no step.
+- ``about`` names a **stage** or **sub-stage** id: the customer's latest mapped step
+  event inside that stage (or sub-stage) at or before the feedback's ``ts``, no older
+  than ``window``, when there is one (a survey "about the delivery" lands on the
+  delivery step the customer had); otherwise the stage only, no step.
 - otherwise the customer's **latest mapped step event** at or before the feedback's
   ``ts``, no older than ``window``: that event's step and stage. Ties are broken by
   the event order ``(actor_id, ts, event_id)``: the largest ``(ts, event_id)`` wins.
@@ -149,36 +151,58 @@ def attach_feedback(
     steps = list_steps(jmap)
     step_by_id = {s.step_id: s.step_index for s in steps}
     stage_by_id: dict[str, int] = {}
+    sub_by_id: dict[str, int] = {}
+    sub_of_step: dict[int, int] = {}
     for index, stage in enumerate(jmap.stages):
         stage_by_id.setdefault(stage.id, index)
         for sub in stage.substages:
             stage_by_id.setdefault(sub.id, index)
+            code = sub_by_id.setdefault(sub.id, len(sub_by_id))
+            for step in sub.steps:
+                sub_of_step[step_by_id[step.id]] = code
     for step_id in step_by_id:
         stage_by_id.pop(step_id, None)  # a step id wins over a (clashing) stage id
+        sub_by_id.pop(step_id, None)
 
     about = _trimmed(feedback.about)
     about_step = _lookup(about, step_by_id)
     about_stage = _lookup(about, stage_by_id)
-    keyed = feedback.mutate(_about_step=about_step, _about_stage=about_stage)
+    keyed = feedback.mutate(
+        _about_step=about_step, _about_stage=about_stage, _about_sub=_lookup(about, sub_by_id)
+    )
 
-    # The event rule, only for rows the about hint does not settle.
-    open_rows = keyed.filter(keyed._about_step.isnull() & keyed._about_stage.isnull())
+    # The event rule, for rows the about hint does not settle to a step: any step, or a
+    # step inside the stage (sub-stage) the hint names.
+    open_rows = keyed.filter(keyed._about_step.isnull())
     open_rows = open_rows.select(
-        _fid=open_rows.feedback_id, _actor=open_rows.actor_id, _fts=open_rows.ts
+        _fid=open_rows.feedback_id,
+        _actor=open_rows.actor_id,
+        _fts=open_rows.ts,
+        _fstage=open_rows._about_stage,
+        _fsub=open_rows._about_sub,
     )
     events = mapped.filter(mapped.step_index >= 0).select(
         _eactor=mapped.actor_id,
         _ets=mapped.ts,
         _eid=mapped.event_id,
         _estep=mapped.step_index.cast("int64"),
+        _estage=_lookup_index(
+            mapped.step_index, {s.step_index: s.stage_index for s in steps}, "int64"
+        ),
+        _esub=_lookup_index(mapped.step_index, sub_of_step, "int64"),
     )
     lookback = ibis.interval(seconds=int(window.total_seconds()))
+    in_scope = open_rows._fstage.isnull() | (
+        (events._estage == open_rows._fstage)
+        & (open_rows._fsub.isnull() | (events._esub == open_rows._fsub).fill_null(False))
+    )
     pairs = open_rows.join(
         events,
         [
             open_rows._actor == events._eactor,
             events._ets <= open_rows._fts,
             events._ets >= open_rows._fts - lookback,
+            in_scope,
         ],
     )
     rank = ibis.row_number().over(
@@ -188,10 +212,7 @@ def attach_feedback(
     latest = latest.filter(latest._rank == 0).select(_lfid=latest._fid, _event_step=latest._estep)
 
     joined = keyed.left_join(latest, keyed.feedback_id == latest._lfid)
-    step_index = ibis.coalesce(
-        joined._about_step,
-        ibis.ifelse(joined._about_stage.isnull(), joined._event_step, ibis.null("int64")),
-    ).cast("int64")
+    step_index = ibis.coalesce(joined._about_step, joined._event_step).cast("int64")
     step_stage = _lookup_index(step_index, {s.step_index: s.stage_index for s in steps}, "int64")
     stage_index = ibis.coalesce(step_stage, joined._about_stage).cast("int64")
     attached = ibis.cases(
