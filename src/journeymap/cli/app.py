@@ -7,7 +7,17 @@ from typing import Annotated
 import typer
 
 from journeymap import __version__
-from journeymap.cli import analytics, analytics_paths, data, demo, identity, maps, new, render
+from journeymap.cli import (
+    analytics,
+    analytics_paths,
+    analyze,
+    data,
+    demo,
+    identity,
+    maps,
+    new,
+    render,
+)
 from journeymap.cli.state import State
 
 __all__ = ["app", "main"]
@@ -56,6 +66,7 @@ app.command("funnel")(analytics.funnel_command)
 app.command("paths")(analytics_paths.paths_command)
 app.command("timing")(analytics_paths.timing_command)
 app.command("segments")(analytics_paths.segments_command)
+app.command("analyze")(analyze.analyze_command)
 
 
 def main() -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,7 +17,11 @@ from journeymap.render import layout_map, select_lanes
 from journeymap.render.html import html_document
 from journeymap.render.svg import svg_document
 
-__all__ = ["OUTPUT_FORMATS", "render_command"]
+if TYPE_CHECKING:
+    from journeymap.insights.evidence import EvidencedMap
+    from journeymap.model import JourneyMap
+
+__all__ = ["OUTPUT_FORMATS", "read_picture_source", "render_command"]
 
 OUTPUT_FORMATS = {".svg": "svg", ".html": "html", ".htm": "html", ".png": "png", ".pdf": "pdf"}
 
@@ -32,9 +37,33 @@ def _format_for(output: Path) -> str:
     return OUTPUT_FORMATS[suffix]
 
 
+def read_picture_source(path: Path) -> tuple[JourneyMap, EvidencedMap | None]:
+    """A map file, or an evidenced map (``*.evidenced.json`` from ``journeymap analyze``)
+    with its map: the evidence draws the measured lane and the observed pain points."""
+    if path.suffix.lower() == ".json" and path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and str(data.get("schema", "")).startswith(
+            "journeymap-evidence/"
+        ):
+            from journeymap.insights import load_evidenced
+
+            ev = load_evidenced(data)
+            return ev.map, ev
+    return read_map_file(path), None
+
+
 def render_command(
     ctx: typer.Context,
-    map_file: Annotated[Path, typer.Argument(help="The map to draw (.yaml, .yml or .json).")],
+    map_file: Annotated[
+        Path,
+        typer.Argument(
+            help="The map to draw (.yaml, .yml or .json), or an evidenced map "
+            "(OUT/<map-id>.evidenced.json from journeymap analyze)."
+        ),
+    ],
     output: Annotated[
         Path,
         typer.Option(
@@ -59,14 +88,15 @@ def render_command(
 ) -> None:
     """Draw a map as a picture: SVG, a self-contained HTML page, PNG or a paged PDF.
 
-    Korean renders with NanumGothic (apt install fonts-nanum). PNG needs Chromium or
+    An evidenced map from journeymap analyze is drawn with its measured lane and the pain
+    points found in the data. Korean renders with NanumGothic (apt install fonts-nanum). PNG needs Chromium or
     pdftoppm; PDF splits a long map across A3 landscape pages.
     """
     with guard(State.of(ctx).debug):
         fmt = _format_for(output)
         chosen = select_lanes(lanes.split(",")) if lanes is not None else None
-        jmap = read_map_file(map_file)
-        layout = layout_map(jmap, view=view, lanes=chosen)
+        jmap, evidence = read_picture_source(map_file)
+        layout = layout_map(jmap, view=view, lanes=chosen, evidence=evidence)
         if fmt == "svg":
             data = svg_document(layout).encode("utf-8")
         else:
