@@ -1,5 +1,9 @@
 """Opportunity scoring on the backpack example with a hand-made snapshot.
 
+Most tests use the backpack map without its key-transaction mark (on guest-checkout),
+so that every step but the last is in the funnel and loses conversions; the last test
+keeps the mark and works out what changes.
+
 The snapshot (trials = customers who went on or left; reach = trials):
 
     step                      stage          trials  dropped  drop-off
@@ -57,7 +61,21 @@ from journeymap.insights import (
 from journeymap.insights.opportunities import measure_loss
 from journeymap.model import JourneyMap
 
-BACKPACK = load_example("backpack.yaml")
+BACKPACK_AS_SHIPPED = load_example("backpack.yaml")
+
+
+def _without_key_transaction(jmap: JourneyMap) -> JourneyMap:
+    data = jmap.model_dump(mode="json", exclude_none=True)
+    for stage in data["stages"]:
+        for item in [
+            *stage.get("steps", []),
+            *(s for sub in stage.get("substages", []) for s in sub.get("steps", [])),
+        ]:
+            item.pop("key_transaction", None)
+    return JourneyMap.model_validate(data)
+
+
+BACKPACK = _without_key_transaction(BACKPACK_AS_SHIPPED)
 
 COUNTS = [
     ("reads-review", "awareness", 1000, 200),
@@ -380,3 +398,21 @@ def test_more_conversions_lost_never_means_less_impact(drops: list[int]) -> None
     for s in scored:
         assert 1.0 <= s.impact <= 5.0
         assert s.score == s.impact * s.feasibility
+
+
+def test_steps_at_or_after_the_key_transaction_lose_nothing() -> None:
+    # As shipped, guest-checkout is the key transaction: the funnel is reads-review,
+    # visits-site, leaves-to-compare and sees-coupon-ad: dropped 200+320+240+120 = 880
+    # of 1000+800+480+240 = 2520.
+    # better-targeting: only sees-coupon-ad is in the funnel; baseline (880-120)/(2520-240)
+    #   = 760/2280 = 1/3; lost = 120 - 240/3 = 40; affected max(240, 108, 90) = 240.
+    # link-guest-accounts and ai-cross-sell address steps after the purchase: no loss.
+    loss = measure_loss(
+        BACKPACK_AS_SHIPPED, SNAP, ["sees-coupon-ad", "waits-in-queue", "agent-books-class"]
+    )
+    assert loss.lost == pytest.approx(40.0)
+    assert loss.customers_affected == 240
+    assert (
+        measure_loss(BACKPACK_AS_SHIPPED, SNAP, ["guest-checkout", "agent-books-class"]).lost
+        is None
+    )

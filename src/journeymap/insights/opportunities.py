@@ -43,6 +43,7 @@ from journeymap.insights.evidence import (
     StepMetrics,
 )
 from journeymap.insights.formula import Formula, compile_formula
+from journeymap.insights.funnel import list_drop_off_steps
 from journeymap.insights.lane import format_count
 from journeymap.model import JourneyMap, Opportunity, Stage, Step
 
@@ -165,21 +166,20 @@ def measure_loss(
 ) -> Loss:
     """The conversions the given steps lose, against the baseline or their stage's KPI.
 
-    The baseline of a step is the pooled drop-off of the journey's other steps (the
-    last step of the map, where leaving is finishing, takes no part).
+    The baseline of a step is the pooled drop-off of the journey's other funnel steps;
+    steps at or after the key transaction, where leaving is finishing, lose nothing
+    (:func:`~journeymap.insights.funnel.list_drop_off_steps`).
     """
     stage_of = {step.id: stage for stage, step in jmap.all_steps()}
-    last = list(stage_of)[-1]
-    pooled = [
-        m for m in snapshot.steps if m.step_id in stage_of and m.step_id != last and _trials(m)
-    ]
+    funnel = set(list_drop_off_steps(jmap))
+    pooled = [m for m in snapshot.steps if m.step_id in funnel and _trials(m)]
     total = (sum(m.dropped for m in pooled), sum(_trials(m) for m in pooled))
     measured = [m for m in (snapshot.step(s) for s in step_ids) if m is not None]
     affected = max((m.reach for m in measured), default=0)
     losses = [
         loss
         for m in measured
-        if m.step_id != last
+        if m.step_id in funnel
         if (loss := _step_loss(m, stage_of[m.step_id], total)) is not None
     ]
     if not losses or affected == 0:

@@ -50,6 +50,7 @@ from journeymap.insights.evidence import (
     StageMetrics,
     StepMetrics,
 )
+from journeymap.insights.funnel import list_drop_off_steps
 from journeymap.insights.lane import format_count, format_seconds
 from journeymap.model import JourneyMap, Stage, Step, parse_duration
 
@@ -313,14 +314,11 @@ def _one_sided(z: float | None, p_two: float | None) -> float | None:
 def _drop_offs(
     jmap: JourneyMap, snapshot: Snapshot, stage_of: dict[str, Stage], t: PainThresholds
 ) -> list[_Found]:
-    last = list(stage_of)[-1]
+    funnel = set(list_drop_off_steps(jmap))
     tested = [
         s
         for s in snapshot.steps
-        if s.drop_off is not None
-        and s.converted + s.dropped > 0
-        and s.step_id in stage_of
-        and s.step_id != last
+        if s.drop_off is not None and s.converted + s.dropped > 0 and s.step_id in funnel
     ]
     total_dropped = sum(s.dropped for s in tested)
     total_trials = sum(s.converted + s.dropped for s in tested)
@@ -829,7 +827,8 @@ def find_pain_points(
     Ids are deterministic: ``observed-<rule>-<step, stage or segment>``, for example
     ``observed-drop-off-leaves-to-compare`` or ``observed-low-csat-waits-in-queue``.
     Steps and stages of the snapshot that the map does not have are ignored.
-    The last step of the map is not tested for drop-off: leaving after it is finishing.
+    Drop-off is tested only inside the funnel (:func:`list_drop_off_steps`): leaving at
+    or after the map's key transaction (or after its last step) is finishing.
     """
     t = thresholds
     stage_of = _stage_of(jmap)

@@ -32,6 +32,7 @@ from journeymap.insights.evidence import (
     ScoredOpportunity,
     StepMetrics,
 )
+from journeymap.insights.funnel import find_biggest_drop_off
 from journeymap.insights.lane import (
     format_count,
     format_rate,
@@ -404,12 +405,11 @@ class _Names:
 
 
 def _biggest_drop(ev: EvidencedMap) -> StepMetrics | None:
-    candidates = [
-        s
-        for s in ev.snapshot.steps
-        if s.drop_off is not None and s.converted + s.dropped >= MIN_DECIDED
-    ]
-    return max(candidates, key=lambda s: (s.drop_off or 0.0, s.dropped), default=None)
+    """The funnel's biggest drop-off, when enough customers decided there to say so."""
+    drop = find_biggest_drop_off(ev.map, ev.snapshot, min_decided=MIN_DECIDED)
+    if drop is None or drop.converted + drop.dropped < MIN_DECIDED:
+        return None
+    return drop
 
 
 def _top_pain(ev: EvidencedMap) -> ObservedPainPoint | None:
