@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,10 +28,9 @@ from journeymap.cli.state import State
 from journeymap.errors import DataImportError, JourneyError
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from journeymap.engines.analysis import AnalysisOptions, PreferenceSpec
     from journeymap.insights.evidence import EvidencedMap
+    from journeymap.io.importers.contract import ContractTable
     from journeymap.io.workspace import ImportReport, Workspace
     from journeymap.model import JourneyMap
 
@@ -40,7 +38,6 @@ if TYPE_CHECKING:
 # `journeymap --help` does.
 
 __all__ = [
-    "ContractTable",
     "Written",
     "analyze_command",
     "contract_table_of",
@@ -51,23 +48,6 @@ __all__ = [
     "write_outputs",
 ]
 
-ContractTable = Literal["events", "identity_links", "feedback"]
-
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "events": ("actor_id", "ts", "event"),
-    "identity_links": ("id_a", "kind_a", "id_b", "kind_b"),
-    "feedback": ("actor_id", "ts"),
-}
-"""Columns that make a file one of the contract's tables (the rest may be missing)."""
-
-_MISSING_REASON = {
-    "actor_id": "missing_actor",
-    "ts": "missing_timestamp",
-    "event": "missing_event",
-    "id_a": "missing_identifier",
-    "id_b": "missing_identifier",
-}
-
 
 class AnalyzeError(JourneyError, ValueError):
     """Input to ``journeymap analyze`` that cannot be used."""
@@ -76,239 +56,51 @@ class AnalyzeError(JourneyError, ValueError):
 # --- files already in the contract's shape -------------------------------------------
 
 
-def _columns_of(path: Path) -> list[str]:
-    import pyarrow.parquet as pq
-
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        try:
-            return list(pq.read_schema(path).names)
-        except (OSError, ValueError) as exc:
-            raise DataImportError(f"{path}: not a readable Parquet file: {exc}") from None
-    if name.endswith(".csv"):
-        try:
-            with path.open(encoding="utf-8") as handle:
-                header = handle.readline()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise DataImportError(f"{path}: cannot read: {exc}") from None
-        return [c.strip().strip('"') for c in header.rstrip("\r\n").split(",")]
-    return []
-
-
 def contract_table_of(path: Path) -> ContractTable | None:
-    """Which contract table a Parquet or CSV file already is, by its columns (or None).
+    """Which contract table a CSV, Parquet or JSONL file already is, by its columns (or None).
 
     Events need ``actor_id, actor_kind, ts, event`` and ``properties``; identity links
     ``id_a, kind_a, id_b, kind_b``; feedback ``actor_id, actor_kind, ts, scale, score``.
     Such files (the demo company's, or an export of another workspace) load as they
-    are, keeping identifier kinds, ids and properties.
+    are, keeping identifier kinds, ids and properties (see
+    :mod:`journeymap.io.importers.contract`).
     """
-    columns = set(_columns_of(path))
-    if {"id_a", "kind_a", "id_b", "kind_b"} <= columns:
-        return "identity_links"
-    if {"actor_id", "actor_kind", "ts", "event", "properties"} <= columns:
-        return "events"
-    if {"actor_id", "actor_kind", "ts", "scale", "score"} <= columns:
-        return "feedback"
-    return None
+    from journeymap.io.importers.contract import contract_table_of as table_of
 
-
-def _read_batches(path: Path, chunk_rows: int) -> Iterator[pa.Table]:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    if path.name.lower().endswith(".csv"):
-        names = _columns_of(path)
-        types = {n: pa.string() for n in names if n not in ("ts", "score")}
-        options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
-        table = pacsv.read_csv(path, convert_options=options)
-        yield from (pa.Table.from_batches([b]) for b in table.to_batches(chunk_rows))
-        return
-    handle = pq.ParquetFile(path)
-    for batch in handle.iter_batches(batch_size=chunk_rows):
-        yield pa.Table.from_batches([batch])
-
-
-def _shape(
-    chunk: pa.Table, table: ContractTable, first_row: int, *, where: str = "row"
-) -> tuple[pa.Table, pa.Table]:
-    """The chunk in the reader contract's schema, and its quarantined rows."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    from journeymap.io.importers.base import (
-        EVENTS_ARROW,
-        FEEDBACK_ARROW,
-        LINKS_ARROW,
-        quarantine_table,
-    )
-
-    schema = {"events": EVENTS_ARROW, "feedback": FEEDBACK_ARROW, "identity_links": LINKS_ARROW}[
-        table
-    ]
-    n = chunk.num_rows
-    rows = pa.array(np.arange(first_row, first_row + n, dtype=np.int64))
-    bad = np.zeros(n, dtype=bool)
-    reasons = np.full(n, "", dtype=object)
-    arrays = []
-    for f in schema:
-        if f.name == "row_number":
-            arrays.append(rows)
-        elif f.name in chunk.column_names:
-            column = chunk[f.name]
-            if pa.types.is_timestamp(f.type) and not pa.types.is_timestamp(column.type):
-                column, unreadable = _parse_times(column.to_pylist())
-                reasons[unreadable] = "bad_timestamp"
-                bad |= unreadable
-            arrays.append(pc.cast(column, f.type))
-        else:
-            arrays.append(pa.nulls(n, f.type))
-    shaped = pa.Table.from_arrays(arrays, schema=schema)
-    for name in reversed(_REQUIRED[table]):
-        if name not in shaped.column_names:
-            continue
-        missing = np.asarray(pc.is_null(shaped[name]).to_numpy(zero_copy_only=False))
-        reasons[missing & ~bad] = _MISSING_REASON.get(name, f"missing_{name}")
-        bad |= missing
-    quarantined: list[tuple[int, str, str, str]] = []
-    for i in np.flatnonzero(bad):
-        raw = json.dumps(chunk.slice(int(i), 1).to_pylist()[0], default=str, ensure_ascii=False)
-        reason = str(reasons[i])
-        detail = (
-            "ts is not an ISO 8601 time (e.g. 2024-06-30T18:00:00Z)"
-            if reason == "bad_timestamp"
-            else f"no value for {reason.removeprefix('missing_')}"
-        )
-        place = f"{where}{'' if where.endswith(':') else ' '}{first_row + int(i)}"
-        message = f"{place}: {detail}; fix it and import again"
-        quarantined.append((first_row + int(i), raw, reason, message))
-    return shaped.filter(pa.array(~bad)), quarantine_table(quarantined)
-
-
-def _parse_times(values: list[Any]) -> tuple[pa.Array, Any]:
-    """ISO 8601 texts as UTC times (no offset means UTC); unreadable ones null and flagged."""
-    import numpy as np
-    import pyarrow as pa
-
-    out: list[datetime | None] = []
-    unreadable = np.zeros(len(values), dtype=bool)
-    for i, value in enumerate(values):
-        if value is None or value == "":
-            out.append(None)
-            continue
-        try:
-            moment = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            unreadable[i] = True
-            out.append(None)
-            continue
-        out.append(moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC))
-    return pa.array(out, pa.timestamp("us", tz="UTC")), unreadable
+    return table_of(path)
 
 
 def import_contract_file(
     ws: Workspace, path: Path, *, table: ContractTable, chunk_rows: int = 500_000
 ) -> ImportReport:
-    """Import a file already shaped like a contract table, atomically and idempotently.
+    """Import a file already shaped like the contract table ``table``.
 
-    Rows without a required value (an actor, a time, an event name; both identifiers
-    of a link) are quarantined with their row number (1-based); the rest load with
-    their own ids, identifier kinds and properties. The same file imported twice loads
-    nothing new (``already_imported``), as with ``journeymap import``.
+    The file goes through :func:`journeymap.io.workspace.import_source` with the
+    ``contract`` format: atomic, idempotent (the same file twice loads nothing new) and
+    every row loaded or quarantined with its row number. A file whose columns are
+    another table's is refused, naming the flag to give it with.
     """
-    import hashlib
+    from journeymap.io.importers.base import ImportOptions
+    from journeymap.io.workspace import import_source
 
-    from journeymap.engines import BatchLoader, SqlSession
-    from journeymap.io.workspace import ImportReport
+    if not path.exists():
+        raise DataImportError(f"{path}: no such file; check the path given with --{_flag(table)}")
+    shaped = contract_table_of(path)
+    if shaped != table:
+        from journeymap.io.importers.contract import CONTRACT_COLUMNS, columns_of
 
-    if not path.is_file():
-        raise DataImportError(f"{path}: no such file")
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    content_hash = digest.hexdigest()
-    key = f"contract:{table}"
-    session = SqlSession(ws.con, what=f"importing {path}")
-    earlier = session.execute(
-        "SELECT batch FROM imports WHERE content_hash = ? AND "
-        "json_extract_string(report, '$.options_key') = ? ORDER BY started LIMIT 1",
-        [content_hash, key],
-    )
-    if earlier:
-        return ImportReport(
-            batch=str(earlier[0][0]),
-            source=str(path),
-            format=key,
-            rows_read=0,
-            rows_loaded=0,
-            rows_quarantined=0,
-            duplicates_skipped=0,
-            quarantined_by_reason={},
-            already_imported=True,
-            content_hash=content_hash,
-        )
-    started = datetime.now(UTC)
-    batch = f"{started:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
-    is_csv = path.name.lower().endswith(".csv")
-    label = f"{path.name}:" if is_csv else f"{path.name} row "
-    with session.transaction():
-        loader = BatchLoader(session, batch, label=label)
-        row = 2 if is_csv else 1  # CSV rows are told by line, after the header line
-        for chunk in _read_batches(path, chunk_rows):
-            shaped, quarantine = _shape(
-                chunk, table, row, where=f"{path.name}:" if is_csv else f"{path.name} row"
+        if shaped is not None:
+            raise DataImportError(
+                f"{path}: has the columns of {shaped.replace('_', ' ')}, but was given with "
+                f"--{_flag(table)}; give it with --{_flag(shaped)}"
             )
-            row += chunk.num_rows
-            loader.add(
-                rows_read=chunk.num_rows,
-                rows_loaded=shaped.num_rows,
-                quarantine=quarantine,
-                events=shaped if table == "events" else None,
-                feedback=shaped if table == "feedback" else None,
-                identity_links=shaped if table == "identity_links" else None,
-            )
-        result = loader.finish()
-        report = ImportReport(
-            batch=batch,
-            source=str(path),
-            format=key,
-            rows_read=result.rows_read,
-            rows_loaded=result.rows_loaded,
-            rows_quarantined=result.rows_quarantined,
-            duplicates_skipped=result.duplicates_skipped,
-            quarantined_by_reason=result.quarantined_by_reason,
-            already_imported=False,
-            events_loaded=result.events_loaded,
-            feedback_loaded=result.feedback_loaded,
-            identity_links_loaded=result.identity_links_loaded,
-            notes=result.notes,
-            content_hash=content_hash,
+        raise DataImportError(
+            f"{path}: its columns are not those of {table.replace('_', ' ')}; columns are: "
+            f"{', '.join(columns_of(path)) or 'none'}; {table.replace('_', ' ')} need "
+            f"{', '.join(CONTRACT_COLUMNS[table])}"
         )
-        stored = {
-            **{k: v for k, v in report.as_dict().items() if not k.startswith("rows_")},
-            "options_key": key,
-            "options": {"contract_table": table},
-        }
-        session.execute(
-            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch,
-                str(path),
-                key,
-                content_hash,
-                report.rows_read,
-                report.rows_loaded,
-                report.rows_quarantined,
-                report.duplicates_skipped,
-                started,
-                datetime.now(UTC),
-                json.dumps(stored, sort_keys=True, default=str),
-            ],
-        )
-    return report
+    options = ImportOptions(chunk_rows=chunk_rows)
+    return import_source(ws, path, fmt="contract", options=options, progress=False)
 
 
 def import_file(ws: Workspace, path: Path, *, kind: ContractTable) -> ImportReport:
@@ -316,22 +108,18 @@ def import_file(ws: Workspace, path: Path, *, kind: ContractTable) -> ImportRepo
     columns, else through the ordinary importers (events by suffix, feedback as survey
     answers). Identity links must have the contract's columns."""
     from journeymap.io.importers.base import ImportOptions
+    from journeymap.io.importers.contract import columns_of
     from journeymap.io.workspace import import_source
 
     if not path.exists():
         raise DataImportError(f"{path}: no such file; check the path given with --{_flag(kind)}")
     shaped = contract_table_of(path)
     if shaped is not None:
-        if shaped != kind:
-            raise DataImportError(
-                f"{path}: has the columns of {shaped.replace('_', ' ')}, but was given with "
-                f"--{_flag(kind)}; give it with --{_flag(shaped)}"
-            )
         return import_contract_file(ws, path, table=kind)
     if kind == "identity_links":
         raise DataImportError(
             f"{path}: identity links need the columns id_a, kind_a, id_b, kind_b (and ts); "
-            f"its columns are: {', '.join(_columns_of(path)) or 'unknown'}; for links inside "
+            f"its columns are: {', '.join(columns_of(path)) or 'unknown'}; for links inside "
             "an order table use journeymap import --mapping with a links: section"
         )
     fmt = "feedback" if kind == "feedback" else None

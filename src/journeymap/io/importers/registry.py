@@ -1,5 +1,9 @@
 """Every import format by name, with its file suffixes and its reader (loaded on use).
 
+A CSV, Parquet or JSONL file whose columns are one of the event contract's tables
+(``actor_id, actor_kind, ts, event, properties``, ...) is detected as ``contract`` and
+loads as it is; see :mod:`journeymap.io.importers.contract`.
+
 >>> detect_format(Path("orders.csv.gz"))
 'csv'
 >>> READERS["xes"].suffixes
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from journeymap.errors import UnsupportedFormatError
+from journeymap.errors import DataImportError, UnsupportedFormatError
 from journeymap.io.importers.base import Reader
 
 __all__ = ["READERS", "ReaderSpec", "detect_format", "load_reader"]
@@ -80,6 +84,13 @@ READERS: dict[str, ReaderSpec] = {
             "one event per line (JSON object)",
         ),
         ReaderSpec(
+            "contract",
+            (),
+            f"{_PACKAGE}.contract:read_contract",
+            "events, identity links or feedback already in the contract's columns (CSV, "
+            "Parquet or JSONL), loaded as they are; detected by the columns",
+        ),
+        ReaderSpec(
             "wide",
             (),
             f"{_PACKAGE}.wide:read_wide",
@@ -125,8 +136,13 @@ READERS: dict[str, ReaderSpec] = {
 }
 
 
+_BY_COLUMNS = ("csv", "parquet", "jsonl")
+"""Formats whose files are read for their columns: the contract's go to ``contract``."""
+
+
 def detect_format(path: Path) -> str:
-    """The format a file name implies (the longest matching suffix wins)."""
+    """The format a file implies: ``contract`` when its columns are a contract table's,
+    else the format of its name (the longest matching suffix wins)."""
     name = path.name.lower()
     best: tuple[int, str] | None = None
     for spec in READERS.values():
@@ -139,7 +155,18 @@ def detect_format(path: Path) -> str:
         raise UnsupportedFormatError(
             f"{path}: cannot tell the format from '{suffix}'; pass --format with one of: {names}"
         )
+    if best[1] in _BY_COLUMNS and path.is_file() and _is_contract_shaped(path):
+        return "contract"
     return best[1]
+
+
+def _is_contract_shaped(path: Path) -> bool:
+    from journeymap.io.importers.contract import contract_table_of
+
+    try:
+        return contract_table_of(path) is not None
+    except DataImportError:
+        return False  # the format's own reader reports what is wrong with the file
 
 
 def load_reader(name: str) -> Reader:
