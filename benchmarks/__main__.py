@@ -1,9 +1,12 @@
-"""Run the benchmarks: ``python -m benchmarks [NAME ...]`` (``make bench`` runs them all).
+"""Run the benchmarks (``make bench``): measurements, not tests; nothing fails on time.
 
-Every ``benchmarks/bench_*.py`` module exposes ``run() -> list[dict]``: one dict per
-measurement (keys are column names). This runner imports each module, calls ``run()``
-and prints its rows as a table. Benchmarks are measurements, not tests: nothing here
-passes or fails on time.
+- ``python -m benchmarks`` (what ``make bench`` runs): the full analysis at 1M and 10M
+  events, journeymap against every peer (see :mod:`benchmarks.full`);
+- ``python -m benchmarks full [--events 10M] [--with-50m] [--repeat 3] ...``: the same
+  with options (``python -m benchmarks full --help``);
+- ``python -m benchmarks NAME [NAME ...]``: the older single-purpose benchmarks
+  (``funnel``, ``paths``, ``demo``). Every ``benchmarks/bench_*.py`` module exposes
+  ``run() -> list[dict]``: one dict per measurement, printed as a table.
 """
 
 from __future__ import annotations
@@ -53,6 +56,12 @@ def _cell(value: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] == "full":
+        sys.path.insert(0, str(HERE.parent))
+        from benchmarks.full import main as full
+
+        return full(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument(
         "names", nargs="*", help=f"benchmarks to run (default: all of {discover()})"

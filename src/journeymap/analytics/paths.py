@@ -60,7 +60,6 @@ from datetime import timedelta
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
-from ibis.common.exceptions import IbisError
 
 from journeymap.analytics.journey import micros_since_epoch
 from journeymap.errors import JourneyError
@@ -94,32 +93,14 @@ def _engine_hash(seed: int, position: int, activity: str) -> int:  # type: ignor
     """The engine's own hash of several values (DuckDB: 64 bits; Spark: Murmur3, 32 bits)."""
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")  # type: ignore[untyped-decorator]
-def _duckdb_epoch_us(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
-    """DuckDB's microseconds since the epoch."""
-
-
-@ibis.udf.scalar.builtin(name="unix_micros")  # type: ignore[untyped-decorator]
-def _spark_unix_micros(ts: dt.Timestamp(timezone="UTC")) -> dt.int64:  # type: ignore[valid-type]
-    """Spark's microseconds since the epoch."""
-
-
 def epoch_micros(ts: ir.TimestampValue) -> ir.IntegerValue:
     """Microseconds since 1970-01-01 UTC (int64), by the engine's own fast function.
 
-    The portable :func:`journeymap.analytics.journey.micros_since_epoch` is a date
-    difference, which DuckDB computes through its calendar for zoned timestamps: 10-15
-    times slower than ``epoch_us`` on a million events. Bound to DuckDB or Spark, the
-    expression uses ``epoch_us`` or ``unix_micros`` (same values, tested on both);
-    unbound or on another engine, the portable form.
+    The same as :func:`journeymap.analytics.journey.micros_since_epoch` (one helper for
+    every analysis): ``epoch_us`` on DuckDB, ``unix_micros`` on Spark, the portable
+    date difference elsewhere.
     """
-    try:
-        engine = ts._find_backend(use_default=False).name
-    except IbisError:
-        engine = None
-    fast = {"duckdb": _duckdb_epoch_us, "pyspark": _spark_unix_micros}.get(engine or "")
-    micros: ir.IntegerValue = fast(ts) if fast is not None else micros_since_epoch(ts)
-    return micros
+    return micros_since_epoch(ts)
 
 
 def _order_hash(seed: int, position: ir.IntegerValue, activity: ir.StringValue) -> ir.IntegerValue:
@@ -324,7 +305,10 @@ def build_path_journey(
         t = t.mutate(_repeat=ibis.literal(False), _keep=t._incl)
 
     w = ibis.window(group_by=[t.case_id, t._keep], order_by=[t[ts], t[tiebreak]])
-    whole = ibis.window(group_by=[t.case_id, t._keep])
+    # whole-case aggregates share the ordering (full frame), so the engine sorts once
+    whole = ibis.window(
+        group_by=[t.case_id, t._keep], order_by=[t[ts], t[tiebreak]], rows=(None, None)
+    )
     t = t.mutate(
         _pos=ibis.row_number().over(w).cast("int64"),
         _n=t.count().over(whole).cast("int64"),

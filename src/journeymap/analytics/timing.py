@@ -35,7 +35,7 @@ import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from journeymap.analytics.journey import build_journey
-from journeymap.analytics.paths import epoch_micros
+from journeymap.analytics.journey import micros_since_epoch as epoch_micros
 from journeymap.errors import JourneyError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "find_current_stages",
     "measure_stage_times",
     "measure_time_between",
+    "summarize_stage_visits",
 ]
 
 _UTC = dt.Timestamp(timezone="UTC")
@@ -71,6 +72,10 @@ class StageTimes:
 
     visits: ir.Table
     stages: ir.Table
+
+    def from_visits(self, visits: ir.Table, *, actor: str = "actor_id") -> StageTimes:
+        """The same stage times summarised from ``visits`` — e.g. a materialised copy."""
+        return StageTimes(visits=visits, stages=summarize_stage_visits(visits, actor=actor))
 
 
 @dataclass(frozen=True)
@@ -154,39 +159,75 @@ def measure_stage_times(
         keep = keep & (events[ts] <= moment)
     kept = events.filter(keep)
     mapped = kept.select(kept[actor], kept[ts], kept[tiebreak], stage=kept[stage].cast("string"))
-    j = build_journey(mapped, actor=actor, ts=ts, event="stage", tiebreak=tiebreak)
-    starts = (j.prev_event.isnull() | (j.prev_event != j.stage)).cast("int64")
-    j = j.mutate(_start=starts, _leaves=(j.next_event != j.stage).fill_null(False))
-    running = ibis.window(group_by=j[actor], order_by=[j[ts], j[tiebreak]], rows=(None, 0))
-    j = j.mutate(visit=j._start.sum().over(running).cast("int64"))
-    left_ts = ibis.ifelse(j._leaves, j.next_ts, ibis.null(_UTC))
-    visits = j.group_by([j[actor], j.visit]).agg(
-        stage=j.stage.min(),
-        entered_at=j[ts].min(),
-        last_event_at=j[ts].max(),
-        left_at=left_ts.max(),
-        next_stage=ibis.ifelse(j._leaves, j.next_event, ibis.null("string")).max(),
-        events=j.count().cast("int64"),
+    if as_of is None:
+        # the latest event of all (unmatched ones included), as a one-row table: a scalar
+        # of ``events`` used on a table derived from it would be re-bound to that table
+        clock = events.agg(_now_us=epoch_micros(moment))
+    else:
+        clock = ibis.memtable({"_now_us": [0]}).mutate(_now_us=epoch_micros(moment))
+    visits = _visits(mapped, actor=actor, ts=ts, tiebreak=tiebreak, clock=clock)
+    return StageTimes(visits=visits, stages=summarize_stage_visits(visits, actor=actor))
+
+
+def _visits(mapped: ir.Table, *, actor: str, ts: str, tiebreak: str, clock: ir.Table) -> ir.Table:
+    """One row per visit, from one ordering and no grouping.
+
+    The first pass links each event to its neighbours, which marks the first and last
+    event of every visit; a second pass over only those rows takes each visit's start
+    from the row before its last event (a running count of starts numbers the visits).
+    Each visit is then its last event's row: no group-by over millions of visits.
+    """
+    order = [mapped[ts], mapped[tiebreak]]
+    w = ibis.window(group_by=mapped[actor], order_by=order)
+    t = mapped.mutate(
+        _t_us=epoch_micros(mapped[ts]),
+        _pos=ibis.row_number().over(w).cast("int64"),
+        _prev=mapped.stage.lag().over(w),
+        _next=mapped.stage.lead().over(w),
+        _next_ts=mapped[ts].lead().over(w),
     )
-    left_us = epoch_micros(visits.left_at)
-    visits = visits.mutate(_entered_us=epoch_micros(visits.entered_at))
-    is_open = visits.left_at.isnull()
-    now_us = epoch_micros(moment)
-    visits = visits.select(
-        visits[actor],
-        visits.stage,
-        visits.visit,
-        visits.entered_at,
-        visits.last_event_at,
-        visits.left_at,
-        visits.next_stage,
-        visits.events,
-        secs=_secs(left_us, visits._entered_us),
+    t = t.mutate(
+        _start=(t._prev.isnull() | (t._prev != t.stage)).fill_null(True),
+        _ends=(t._next.isnull() | (t._next != t.stage)).fill_null(True),
+    )
+    # Only a visit's first and last events matter from here on: the second pass runs
+    # over those (one or two rows per visit), where the visit's start is the row before.
+    b = t.filter(t._start | t._ends)
+    wb = ibis.window(group_by=b[actor], order_by=[b[ts], b[tiebreak]])
+    running = ibis.window(group_by=b[actor], order_by=[b[ts], b[tiebreak]], rows=(None, 0))
+    t = b.mutate(
+        visit=b._start.cast("int64").sum().over(running),
+        _first_pos=ibis.ifelse(b._start, b._pos, b._pos.lag().over(wb)),
+        entered_at=ibis.ifelse(b._start, b[ts], b[ts].lag().over(wb)),
+        _entered_us=ibis.ifelse(b._start, b._t_us, b._t_us.lag().over(wb)),
+    )
+    last = t.filter(t._ends).cross_join(clock)
+    is_open = last._next_ts.isnull()
+    now_us = last._now_us
+    return last.select(
+        last[actor],
+        last.stage,
+        visit=last.visit.cast("int64"),
+        entered_at=last.entered_at,
+        last_event_at=last[ts],
+        left_at=last._next_ts,
+        next_stage=last._next,
+        events=(last._pos - last._first_pos + 1).cast("int64"),
+        secs=_secs(epoch_micros(last._next_ts), last._entered_us),
         is_open=is_open,
-        secs_so_far=ibis.ifelse(is_open, _secs(now_us, visits._entered_us), ibis.null("float64")),
+        secs_so_far=ibis.ifelse(is_open, _secs(now_us, last._entered_us), ibis.null("float64")),
     )
+
+
+def summarize_stage_visits(visits: ir.Table, *, actor: str = "actor_id") -> ir.Table:
+    """Per stage: visits, actors, completed and open visits, and their durations.
+
+    ``visits`` is :attr:`StageTimes.visits` or a stored copy of it: on large logs,
+    materialise the visits first, so that medians and percentiles are computed from a
+    stored table rather than straight out of the window functions that found the visits.
+    """
     done = visits.secs
-    stages = visits.group_by("stage").agg(
+    return visits.group_by("stage").agg(
         visits=visits.count().cast("int64"),
         actors=visits[actor].nunique().cast("int64"),
         completed=done.count().cast("int64"),
@@ -195,7 +236,6 @@ def measure_stage_times(
         median_secs=done.median(),
         p90_secs=done.quantile(0.9),
     )
-    return StageTimes(visits=visits, stages=stages)
 
 
 def measure_time_between(
