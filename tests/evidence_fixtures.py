@@ -13,7 +13,9 @@ The chain of each step: ``reach = converted + dropped + in_progress`` and
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,7 +37,7 @@ from journeymap.insights.evidence import (
 from journeymap.io.maps import load_map
 from journeymap.model import JourneyMap
 
-__all__ = ["EXAMPLES", "backpack_evidence", "korean_evidence", "wilson"]
+__all__ = ["EXAMPLES", "backpack_evidence", "korean_evidence", "rough_evidence", "wilson"]
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
@@ -708,3 +710,124 @@ def korean_evidence() -> EvidencedMap:
         sankey=sankey,
         notes=("피드백은 9개 단계 중 6개에만 있습니다.",),
     )
+
+
+def _raw_driver(scope: str, feature: str, odds: Estimate, *, q: float | None) -> Driver:
+    """A driver with its odds ratio as the analysis left it (possibly without a value,
+    with a bound of 0 or infinity)."""
+    return Driver(
+        scope=scope,
+        feature=feature,
+        converters_with=50,
+        converters=100,
+        others_with=50,
+        others=100,
+        odds_ratio=odds,
+        p_value=q,
+        q_value=q,
+        significant=q is not None and q < 0.05,
+    )
+
+
+def rough_evidence() -> EvidencedMap:
+    """:func:`backpack_evidence` with the rough edges of a real analysis output.
+
+    - Drivers: odds ratios without a value (every customer did it), far below 1
+      (0.0003 with a lower bound of 0.00002, which rounds to 0), with a lower bound of
+      exactly 0 and an infinite upper bound, with NaN; 16 significant in all (more than
+      the forest plot's 15), 7 of them in the purchase stage (more than the 5 per
+      scope), and a scope (loyalty) where nothing is significant.
+    - 15 pain points (3 more than the table shows).
+    - A preference with 11 choices in 4 groups (more choices than groups).
+    - Sankey paths 8 positions long.
+    """
+    ev = backpack_evidence()
+    nan, inf = math.nan, math.inf
+    drivers = (
+        # Purchase: 7 significant, 1 not. |ln OR|: 8.34, 6.58, 3.25, 1.11, 0.79, 0.47, 0.095.
+        _raw_driver("stage:purchase", "event=support_email", Estimate(4187.4, 260.1, 67416.4),
+                    q=0.0001),
+        _raw_driver("stage:purchase", "event=phone_call", Estimate(722.0, 295.9, 1761.7), q=0.0001),
+        _raw_driver("stage:purchase", "event=order_placed", Estimate(25.8, 16.5, 40.2), q=0.0001),
+        _raw_driver("stage:purchase", "event=coupon_click", Estimate(3.04, 2.48, 3.72), q=0.0001),
+        _raw_driver("stage:purchase", "channel=app", Estimate(2.2, 1.6, 3.0), q=0.001),
+        _raw_driver("stage:purchase", "event=cart_add", Estimate(1.6, 1.2, 2.1), q=0.01),
+        # A small effect: |ln 1.1| = 0.095, just above the smallest (ln 0.95, below).
+        _raw_driver("stage:purchase", "event=wishlist_add", Estimate(1.1, 1.02, 1.19), q=0.04),
+        _raw_driver("stage:purchase", "event=faq_view", Estimate(1.3, 0.8, 2.1), q=0.41),
+        # Awareness: every customer viewed a product (no odds ratio); one tiny one.
+        _raw_driver("stage:awareness", "event=product_view", Estimate(None, None, None), q=1.0),
+        _raw_driver("stage:awareness", "event=ad_impression",
+                    Estimate(0.000297, 0.0000186, 0.00476), q=0.0001),
+        # Consideration: 6 significant of 8; one interval runs from 0 to infinity.
+        _raw_driver("stage:consideration", "event=store_visit", Estimate(0.05, 0.0, inf),
+                    q=0.002),
+        _raw_driver("stage:consideration", "channel=web", Estimate(103.6, 25.7, 418.3), q=0.0001),
+        _raw_driver("stage:consideration", "event=review_posted", Estimate(0.16, 0.04, 0.65),
+                    q=0.007),
+        _raw_driver("stage:consideration", "channel=phone", Estimate(56.9, 3.5, 926.1), q=0.0001),
+        _raw_driver("stage:consideration", "event=app_open", Estimate(0.04, 0.03, 0.06), q=0.0001),
+        # The smallest effect of all 16 significant ones (|ln 0.95| = 0.051): the forest
+        # plot's 15 leave it out.
+        _raw_driver("stage:consideration", "event=email_open", Estimate(0.95, 0.91, 0.99),
+                    q=0.03),
+        _raw_driver("stage:consideration", "event=chat_start", Estimate(nan, nan, nan), q=None),
+        _raw_driver("stage:consideration", "event=size_guide", Estimate(1.2, 0.7, 2.0), q=0.5),
+        # The comes-back branch of the compare-outcome fork: 2 significant.
+        _raw_driver("fork:compare-outcome/comes-back", "event=email_click",
+                    Estimate(1.58, 1.47, 1.7), q=0.0001),
+        _raw_driver("fork:compare-outcome/comes-back", "channel=web", Estimate(3.22, 2.11, 4.91),
+                    q=0.0001),
+        # Loyalty: tested, nothing significant.
+        _raw_driver("stage:loyalty", "event=loyalty_join", Estimate(1.4, 0.9, 2.2), q=0.3),
+        _raw_driver("stage:loyalty", "event=class_booked", Estimate(0.8, 0.5, 1.3), q=0.6),
+    )  # fmt: skip
+    extra_pains = tuple(
+        ObservedPainPoint(
+            id=f"observed-slow-{i}",
+            kind="slow",
+            title=f"Extra slow spot number {i}",
+            explanation=f"A further slow spot (number {i}) found in the data.",
+            step_id="visits-site",
+            stage_id="consideration",
+            affected=10 + i,
+            severity=1,
+            confidence="low",
+            sample=(f"c-9{i:04d}",),
+        )
+        for i in range(10)
+    )
+    payment = {
+        region: {choice: 10 * (k + 1) + 5 * j for k, choice in enumerate(PAYMENT_CHOICES)}
+        for j, region in enumerate(("US-CO", "US-UT", "US-WY", "US-ID"))
+    }
+    many = _preference(
+        "payment method",
+        payment,
+        significant_cells={("US-ID", "paypal"): 3.3},
+        statistic=41.5,
+        p_value=0.004,
+    )
+    chain = ("reads-review", "visits-site", "leaves-to-compare", "sees-coupon-ad",
+             "guest-checkout", "wrong-colour-arrives", "waits-in-queue", "agent-books-class")  # fmt: skip
+    # 1,000 customers start; at each of the first 7 steps 100 leave and the rest go on.
+    sankey = tuple(
+        link
+        for depth, (a, b) in enumerate(itertools.pairwise(chain))
+        for link in (
+            SankeyLink(depth, a, b, 1000 - 100 * (depth + 1)),
+            SankeyLink(depth, a, "drop-off", 100),
+        )
+    )
+    return replace(
+        ev,
+        drivers=drivers,
+        pain_points=ev.pain_points + extra_pains,
+        preferences=(many, *ev.preferences[1:]),
+        sankey=sankey,
+    )
+
+
+PAYMENT_CHOICES = ("apple_pay", "bank_transfer", "card", "cash_on_delivery", "invoice",
+                   "kakaopay", "konbini", "naverpay", "paypal", "paypay", "sepa_debit")  # fmt: skip
+"""The 11 payment methods of :func:`rough_evidence`'s wide preference table."""

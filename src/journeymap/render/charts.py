@@ -18,6 +18,12 @@ import altair as alt
 from journeymap.insights.evidence import EvidencedMap, Preference
 from journeymap.insights.lane import format_count, format_rate, format_seconds
 from journeymap.render.palette import EVIDENCE, GRID, INK, MUTED, OKABE_ITO, tint
+from journeymap.render.report import (
+    FOREST_RANGE,
+    describe_scope,
+    find_past_goal,
+    select_forest_drivers,
+)
 
 __all__ = [
     "CHART_FONT",
@@ -74,6 +80,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "p90": "90th percentile",
         "measure": "Time",
         "test": "Test",
+        "after_goal": "after the goal",
+        "phase": "Funnel",
+        "before_goal": "to the goal",
     },
     "ko": {
         "customers": "고객",
@@ -105,6 +114,9 @@ _WORDS: dict[str, dict[str, str]] = {
         "p90": "90 백분위",
         "measure": "시간",
         "test": "검정",
+        "after_goal": "목표 이후",
+        "phase": "퍼널",
+        "before_goal": "목표까지",
     },
 }
 
@@ -158,18 +170,28 @@ def funnel_chart(ev: EvidencedMap, *, by: str = "step", lang: str | None = None)
     """
     lang = lang or ev.map.lang
     words = chart_words(lang)
+    past = find_past_goal(ev)
     if by == "stage":
         names = _stage_names(ev)
-        items: list[tuple[str, int, str]] = [
-            (s.stage_id, s.reach, format_rate(s.conversion)) for s in ev.snapshot.stages
+        items: list[tuple[str, int, str, bool]] = [
+            (s.stage_id, s.reach, format_rate(s.conversion), s.stage_id in past.stages)
+            for s in ev.snapshot.stages
         ]
     else:
         names = _step_names(ev)
-        items = [(s.step_id, s.reach, format_rate(s.conversion)) for s in ev.snapshot.steps]
-    order = [names[k] for k in names if any(k == i for i, _, _ in items)]
+        items = [
+            (s.step_id, s.reach, format_rate(s.conversion), s.step_id in past.steps)
+            for s in ev.snapshot.steps
+        ]
+    order = [names[k] for k in names if any(k == i for i, *_ in items)]
     rows = [
-        {"name": names[k], "reach": reach, "label": f"{format_count(reach)} · {rate}"}
-        for k, reach, rate in items
+        {
+            "name": names[k],
+            "reach": reach,
+            "label": f"{format_count(reach)} · {words['after_goal'] if after else rate}",
+            "phase": words["after_goal"] if after else words["before_goal"],
+        }
+        for k, reach, rate, after in items
         if k in names
     ]
     axis = words["stage"] if by == "stage" else words["step"]
@@ -177,7 +199,16 @@ def funnel_chart(ev: EvidencedMap, *, by: str = "step", lang: str | None = None)
         y=alt.Y("name:N", sort=order, title=axis),
         x=alt.X("reach:Q", title=words["reach"]),
     )
-    bars = base.mark_bar(color=OKABE_ITO["blue"], height={"band": 0.7})
+    # Steps past the goal are grey: customers who stop there have not dropped off.
+    colour = alt.Color(
+        "phase:N",
+        title=words["phase"],
+        scale=alt.Scale(
+            domain=[words["before_goal"], words["after_goal"]],
+            range=[OKABE_ITO["blue"], "#B8B8B8"],
+        ),
+    )
+    bars = base.mark_bar(height={"band": 0.7}).encode(color=colour)
     text = base.mark_text(align="left", dx=4, color=INK, fontSize=11).encode(text="label:N")
     chart = (bars + text).properties(width=CHART_WIDTH - 140, height=max(80, 26 * len(rows)))
     return _finish(chart)
@@ -331,9 +362,20 @@ def preference_chart(pref: Preference, *, lang: str = "en") -> Spec:
         )
     groups = list(dict.fromkeys(c.group for c in pref.cells))
     choices = list(dict.fromkeys(c.choice for c in pref.cells))
+    # Like the report's table: many choices go down, the few groups across.
+    if len(choices) > len(groups):
+        across, down = ("group", pref.group_by, groups), ("choice", pref.dimension, choices)
+    else:
+        across, down = ("choice", pref.dimension, choices), ("group", pref.group_by, groups)
+    angle = -40 if len(across[2]) > 4 else 0
     base = alt.Chart(_data(rows)).encode(
-        x=alt.X("choice:N", title=pref.dimension, sort=choices, axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("group:N", title=pref.group_by, sort=groups),
+        x=alt.X(
+            f"{across[0]}:N",
+            title=across[1],
+            sort=across[2],
+            axis=alt.Axis(labelAngle=angle, labelLimit=120, orient="top"),
+        ),
+        y=alt.Y(f"{down[0]}:N", title=down[1], sort=down[2]),
     )
     cells = base.mark_rect(stroke="#FFFFFF", strokeWidth=2).encode(
         color=alt.Color(
@@ -345,22 +387,23 @@ def preference_chart(pref: Preference, *, lang: str = "en") -> Spec:
             legend=None,
         ),
     )
-    text = base.mark_text(fontSize=12).encode(
+    text = base.mark_text(fontSize=11).encode(
         text="label:N",
         color=alt.condition("datum.share > 0.5", alt.value("#FFFFFF"), alt.value(INK)),
     )
-    width = min(CHART_WIDTH, 110 * len(choices))
-    return _finish((cells + text).properties(width=width, height=36 * len(groups)))
+    width = min(CHART_WIDTH - 120, 90 * len(across[2]))
+    return _finish((cells + text).properties(width=width, height=24 * len(down[2])))
 
 
 def _significance(significant: bool, words: Mapping[str, str]) -> str:
     return words["significant"] if significant else words["not significant"]
 
 
-def _significance_colour(words: Mapping[str, str]) -> alt.Color:
+def _significance_colour(words: Mapping[str, str], *, legend: bool = True) -> alt.Color:
     return alt.Color(
         "test:N",
         title=words["test"],
+        legend=alt.Undefined if legend else None,
         scale=alt.Scale(
             domain=[words["significant"], words["not significant"]], range=[EVIDENCE, "#8A8A8A"]
         ),
@@ -397,49 +440,79 @@ def segment_chart(ev: EvidencedMap, *, lang: str | None = None) -> Spec:
                                                      height=max(60, 34 * len(rows))))  # fmt: skip
 
 
+OR_FLOOR, OR_CEILING = FOREST_RANGE
+"""Odds ratios and interval bounds outside [OR_FLOOR, OR_CEILING] are drawn at the edge
+(a bound of 0 or infinity has no place on a log axis)."""
+_LOG_TICKS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100,
+              200, 500, 1000)  # fmt: skip
+_DECADES = (0.001, 0.01, 0.1, 1, 10, 100, 1000)
+
+
+def _clip_odds(value: float | None, fallback: float) -> tuple[float, bool]:
+    """A value for the log axis: finite, within [OR_FLOOR, OR_CEILING], 4 significant
+    digits; ``None``/NaN takes ``fallback``. Returns the value and whether it was moved."""
+    if value is None or math.isnan(value):
+        return fallback, False
+    clipped = min(max(value, OR_FLOOR), OR_CEILING)
+    return float(f"{clipped:.4g}"), clipped != value
+
+
 def drivers_chart(ev: EvidencedMap, *, lang: str | None = None) -> Spec:
-    """A forest plot: each driver's odds ratio with its interval on a log axis, 1 marked."""
+    """A forest plot: odds ratios with their 95% intervals on a log axis, 1 marked.
+
+    Only the significant drivers with the largest effect are drawn
+    (:func:`journeymap.render.report.select_forest_drivers`), largest first, each
+    labelled with its feature and its scope in the map's words. Values and bounds
+    outside [0.001, 1000] (a bound of 0 or infinity among them) are drawn at the edge
+    and the row is marked ``clipped``.
+    """
     lang = lang or ev.map.lang
     words = chart_words(lang)
     rows = []
     bounds = [1.0]
-    for d in ev.drivers:
-        value = d.odds_ratio.value
-        if value is None or value <= 0 or not math.isfinite(value):
-            continue
-        low = d.odds_ratio.low if d.odds_ratio.low and d.odds_ratio.low > 0 else value
-        high = (
-            d.odds_ratio.high if d.odds_ratio.high and math.isfinite(d.odds_ratio.high) else value
-        )
+    for d in select_forest_drivers(ev):
+        value, moved = _clip_odds(d.odds_ratio.value, 1.0)
+        low, low_moved = _clip_odds(d.odds_ratio.low, value)
+        high, high_moved = _clip_odds(d.odds_ratio.high, value)
+        low, high = min(low, value), max(high, value)
         bounds += [low, high]
         rows.append(
             {
-                "driver": f"{d.feature} ({d.scope})",
-                "odds": round(value, 3),
-                "low": round(low, 3),
-                "high": round(high, 3),
+                "driver": f"{d.feature} · {describe_scope(ev, d.scope)}",
+                "odds": value,
+                "low": low,
+                "high": high,
+                "clipped": moved or low_moved or high_moved,
                 "test": _significance(d.significant, words),
             }
         )
-    base = alt.Chart(_data(rows)).encode(y=alt.Y("driver:N", title=words["driver"], sort=None))
-    scale = alt.Scale(type="log")
-    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
-             if min(bounds) / 2.5 <= t <= max(bounds) * 2.5]  # fmt: skip
+    lo = max(OR_FLOOR, min(bounds) / 1.5)
+    hi = min(OR_CEILING, max(bounds) * 1.5)
+    scale = alt.Scale(type="log", domain=[lo, hi], nice=False)
+    # Over a wide range only the powers of ten are labelled, so the labels stay apart.
+    steps = _LOG_TICKS if hi / lo <= 200 else _DECADES
+    ticks = [t for t in steps if lo <= t <= hi]
+    base = alt.Chart(_data(rows)).encode(
+        y=alt.Y("driver:N", title=None, sort=None, axis=alt.Axis(labelLimit=220))
+    )
     intervals = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("low:Q", scale=scale, title=words["odds"], axis=alt.Axis(values=ticks)),
         x2="high:Q",
-        color=_significance_colour(words),
+        color=_significance_colour(words, legend=False),
     )  # fmt: skip
-    points = base.mark_square(size=70).encode(
-        x=alt.X("odds:Q", scale=scale), color=_significance_colour(words)
+    # Every driver drawn is significant: the colour needs no legend.
+    points = base.mark_square(size=60).encode(
+        x=alt.X("odds:Q", scale=scale), color=_significance_colour(words, legend=False)
     )
     one = (
         alt.Chart(_data([{"one": 1.0}]))
         .mark_rule(color=MUTED, strokeDash=[4, 4])
         .encode(x=alt.X("one:Q", scale=scale))
     )
-    return _finish((one + intervals + points).properties(width=CHART_WIDTH - 160,
-                                                         height=max(60, 30 * len(rows))))  # fmt: skip
+    chart = (one + intervals + points).properties(
+        width=CHART_WIDTH - 250, height=max(60, 22 * len(rows))
+    )
+    return _finish(chart)
 
 
 def time_chart(ev: EvidencedMap, *, lang: str | None = None) -> Spec:

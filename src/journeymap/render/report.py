@@ -20,19 +20,21 @@ can trace each number back to the evidenced map.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from xml.sax.saxutils import escape, quoteattr
 
 from journeymap.insights.evidence import (
+    Driver,
     EvidencedMap,
     ObservedPainPoint,
     Preference,
     ScoredOpportunity,
     StepMetrics,
 )
-from journeymap.insights.funnel import find_biggest_drop_off
+from journeymap.insights.funnel import find_biggest_drop_off, list_drop_off_steps
 from journeymap.insights.lane import (
     format_count,
     format_rate,
@@ -42,24 +44,156 @@ from journeymap.insights.lane import (
 from journeymap.render.evidence import as_of_line, prepare_evidence, responses_behind
 from journeymap.render.html import sheet_size
 from journeymap.render.layout import layout_map
-from journeymap.render.sankey import render_sankey
+from journeymap.render.sankey import MAX_POSITIONS, render_sankey
 from journeymap.render.svg import draw_page, measure_page, svg_document
 from journeymap.render.text import FONT_STACK
 
 __all__ = [
+    "DRIVERS_PER_SCOPE",
+    "FOREST_DRIVERS",
+    "FOREST_RANGE",
     "MIN_DECIDED",
+    "PAIN_POINTS_SHOWN",
     "REPORT_SECTIONS",
+    "DriverScope",
+    "PastGoal",
+    "describe_scope",
+    "find_past_goal",
     "format_number",
+    "format_odds",
     "format_p",
     "format_value",
+    "group_drivers",
     "render_report",
     "report_words",
+    "select_forest_drivers",
 ]
 
 MIN_DECIDED = 30
 """A step's drop-off is only called the biggest when at least this many customers decided."""
 SMALL_SEGMENT = 100
 """Segments with fewer customers are named in the caveats."""
+PAIN_POINTS_SHOWN = 12
+"""The pain points table shows this many; the rest are in the evidenced JSON."""
+DRIVERS_PER_SCOPE = 5
+"""Significant drivers shown per scope (stage or fork branch)."""
+FOREST_DRIVERS = 15
+"""Drivers in the forest plot: the significant ones with the largest effect."""
+FOREST_RANGE = (1e-3, 1e3)
+"""The forest plot's odds-ratio axis; values and bounds beyond it are drawn at its edge."""
+
+
+@dataclass(frozen=True)
+class DriverScope:
+    """The drivers tested in one scope (a stage or a fork's branch).
+
+    ``label`` is the scope in the map's words; ``tested`` how many features were
+    tested there; ``significant`` those with q ≤ the false-discovery rate, largest
+    effect (|log odds ratio|) first.
+    """
+
+    scope: str
+    label: str
+    tested: int
+    significant: tuple[Driver, ...]
+
+
+def describe_scope(ev: EvidencedMap, scope: str) -> str:
+    """A driver's scope in the map's words: the stage's name, or the fork's branch label.
+
+    ``stage:purchase`` → ``Purchase``; ``fork:compare-outcome/comes-back`` → the
+    branch's label. An id the map does not know is shown as it is.
+    """
+    kind, _, rest = scope.partition(":")
+    if kind == "stage":
+        return next((s.name for s in ev.map.stages if s.id == rest), rest or scope)
+    if kind == "fork":
+        fork_id, _, branch_id = rest.partition("/")
+        for fork in ev.map.forks:
+            if fork.id == fork_id:
+                branch = next((b for b in fork.branches if b.id == branch_id), None)
+                return branch.label if branch is not None else fork.question
+    return scope
+
+
+def _effect(driver: Driver) -> float:
+    """|log odds ratio|; 0 when there is no finite positive odds ratio."""
+    value = driver.odds_ratio.value
+    if value is None or not math.isfinite(value) or value <= 0:
+        return 0.0
+    return abs(math.log(value))
+
+
+def _scope_position(ev: EvidencedMap, scope: str) -> float:
+    """Where a scope sits in the journey: its stage's first step, or the fork's step."""
+    order = {step.id: i for i, (_, step) in enumerate(ev.map.all_steps())}
+    kind, _, rest = scope.partition(":")
+    if kind == "stage":
+        for stage, step in ev.map.all_steps():
+            if stage.id == rest:
+                return order[step.id] - 0.5
+    if kind == "fork":
+        fork_id = rest.partition("/")[0]
+        for fork in ev.map.forks:
+            if fork.id == fork_id and fork.at in order:
+                return float(order[fork.at])
+    return float(len(order))
+
+
+def group_drivers(
+    ev: EvidencedMap, *, per_scope: int | None = DRIVERS_PER_SCOPE
+) -> tuple[DriverScope, ...]:
+    """The drivers by scope, scopes in journey order; each keeps its significant
+    drivers (largest effect first, at most ``per_scope``; ``None`` keeps all)."""
+    scopes: dict[str, list[Driver]] = {}
+    for d in ev.drivers:
+        scopes.setdefault(d.scope, []).append(d)
+    ordered = sorted(scopes, key=lambda s: (_scope_position(ev, s), s))
+    groups = []
+    for scope in ordered:
+        found = sorted((d for d in scopes[scope] if d.significant), key=lambda d: -_effect(d))
+        groups.append(
+            DriverScope(
+                scope=scope,
+                label=describe_scope(ev, scope),
+                tested=len(scopes[scope]),
+                significant=tuple(found[:per_scope] if per_scope is not None else found),
+            )
+        )
+    return tuple(groups)
+
+
+def select_forest_drivers(ev: EvidencedMap, *, limit: int = FOREST_DRIVERS) -> tuple[Driver, ...]:
+    """The drivers the forest plot shows: significant, with a finite positive odds
+    ratio, the ``limit`` with the largest |log odds ratio|, largest first."""
+    drawable = [d for d in ev.drivers if d.significant and _effect(d) > 0]
+    return tuple(sorted(drawable, key=lambda d: -_effect(d))[:limit])
+
+
+@dataclass(frozen=True)
+class PastGoal:
+    """The steps and stages at or after the goal: going no further there is no loss."""
+
+    steps: frozenset[str]
+    stages: frozenset[str]
+
+
+def find_past_goal(ev: EvidencedMap) -> PastGoal:
+    """The step ids and stage ids past the goal, where going no further is no loss.
+
+    Steps: those at or after the map's key transaction (every step not in
+    :func:`journeymap.insights.funnel.list_drop_off_steps`). Stages: those whose last
+    step is past the goal (the next stage is not needed to reach the goal).
+    """
+    funnel = set(list_drop_off_steps(ev.map))
+    steps = frozenset(step.id for _, step in ev.map.all_steps() if step.id not in funnel)
+    stages = frozenset(
+        stage.id
+        for stage in ev.map.stages
+        if (last := list(stage.all_steps())) and last[-1].id in steps
+    )
+    return PastGoal(steps=steps, stages=stages)
+
 
 REPORT_SECTIONS = (
     "summary",
@@ -118,12 +252,20 @@ _EN: dict[str, str] = {
     "p90": "90th percentile",
     "satisfaction": "Satisfaction",
     "no_data": "no data",
+    "after_goal": "after the goal",
+    "after_goal_note": "After the goal (“{goal}”, the key transaction): a customer who goes "
+    "no further has reached it, so this is not a loss.",
+    "after_goal_last": "The last step of the journey: a customer who goes no further has "
+    "finished it, so this is not a loss.",
     "what": "What",
     "where": "Where",
     "numbers": "Numbers",
     "affected": "Affected",
     "confidence": "Confidence",
     "sample": "Sample customers",
+    "sample_line": "e.g. customers {ids}",
+    "sankey_cut": "The first {n} positions of each path; hover a node for its full name.",
+    "more_pains": "{n} more in the evidenced JSON (pain_points).",
     "confirms": "confirms the declared pain point “{text}”",
     "whole_journey": "whole journey",
     "rank": "Rank",
@@ -156,6 +298,16 @@ _EN: dict[str, str] = {
     "with_conv": "Converters with it",
     "with_others": "Others with it",
     "odds": "Odds ratio (95% CI)",
+    "drivers_none": "None of the {n} features tested differs significantly between converters "
+    "and the others (false-discovery rate).",
+    "drivers_intro": "Significant drivers only (q within the false-discovery rate). The plot "
+    "shows the {n} with the largest effect; an odds ratio above 1 means converters did it "
+    "more often.",
+    "drivers_clipped": "Odds ratios or interval bounds beyond 0.001–1,000 (a bound of 0 or "
+    "infinity among them) are drawn at the edge of the axis; the tables give them in full.",
+    "drivers_scope": "{tested} features tested, {significant} significant.",
+    "drivers_scope_1": "1 feature tested, {significant} significant.",
+    "drivers_top": "The {n} with the largest effect:",
     "emotion_note": "Measured from {n} feedback responses about the steps.",
     "unmatched": "{share} of events matched no step of the map (they are counted, not dropped).",
     "no_data_steps": "Steps without data: {steps}.",
@@ -213,12 +365,20 @@ _KO: dict[str, str] = {
     "p90": "90 백분위",
     "satisfaction": "만족도",
     "no_data": "데이터 없음",
+    "after_goal": "목표 이후",
+    "after_goal_note": "목표(핵심 거래 ‘{goal}’) 이후: 더 나아가지 않은 고객도 목표에 "
+    "도달했으므로 손실이 아닙니다.",
+    "after_goal_last": "여정의 마지막 단계: 더 나아가지 않은 고객도 여정을 마쳤으므로 "
+    "손실이 아닙니다.",
     "what": "내용",
     "where": "위치",
     "numbers": "수치",
     "affected": "영향 고객",
     "confidence": "신뢰도",
     "sample": "고객 예시",
+    "sample_line": "예: 고객 {ids}",
+    "sankey_cut": "각 경로의 처음 {n}개 위치만 보여 줍니다. 노드에 마우스를 올리면 전체 이름이 보입니다.",
+    "more_pains": "나머지 {n}건은 근거 JSON(pain_points)에 있습니다.",
     "confirms": "선언된 페인 포인트 ‘{text}’를 확인함",
     "whole_journey": "여정 전체",
     "rank": "순위",
@@ -251,6 +411,15 @@ _KO: dict[str, str] = {
     "with_conv": "전환 고객 중",
     "with_others": "나머지 중",
     "odds": "오즈비 (95% 신뢰구간)",
+    "drivers_none": "검정한 특성 {n}개 중 전환 고객과 나머지 사이에 유의한 차이가 있는 것은 "
+    "없습니다 (거짓 발견률 기준).",
+    "drivers_intro": "유의한 요인만 보여 줍니다 (q가 거짓 발견률 이내). 그림은 효과가 가장 큰 "
+    "{n}개입니다. 오즈비가 1보다 크면 전환 고객이 더 자주 한 행동입니다.",
+    "drivers_clipped": "0.001–1,000 범위를 벗어난 오즈비나 구간 경계(0이나 무한대 포함)는 축의 "
+    "끝에 그렸습니다. 정확한 값은 표에 있습니다.",
+    "drivers_scope": "특성 {tested}개를 검정했고 {significant}개가 유의합니다.",
+    "drivers_scope_1": "특성 1개를 검정했고 {significant}개가 유의합니다.",
+    "drivers_top": "효과가 가장 큰 {n}개:",
     "emotion_note": "단계에 대한 피드백 {n}건으로 측정했습니다.",
     "unmatched": "이벤트의 {share}가 지도의 어느 단계에도 맞지 않았습니다 (버리지 않고 셉니다).",
     "no_data_steps": "데이터가 없는 단계: {steps}.",
@@ -303,6 +472,23 @@ def format_number(value: float) -> str:
     """
     text = f"{value:,.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+def format_odds(value: float) -> str:
+    """An odds ratio: counts from 100 up, two decimals from 0.01, else one significant digit.
+
+    >>> format_odds(722.03), format_odds(3.0356), format_odds(0.000297), format_odds(0.0098)
+    ('722', '3.04', '0.0003', '0.01')
+    """
+    if not math.isfinite(value):
+        return "∞" if value > 0 else "–"
+    if value >= 100:
+        return format_count(round(value))
+    if value >= 0.01 or value <= 0:
+        return format_number(value)
+    digits = -math.floor(math.log10(value))
+    text = f"{value:.{digits}f}".rstrip("0")  # 0.0098 → "0.010" → "0.01"
+    return text if text[-1] != "." else text + "0"
 
 
 def format_p(p: float | None) -> str:
@@ -503,10 +689,19 @@ def _map_section(ev: EvidencedMap, words: Mapping[str, str], *, screen: bool = T
     )
 
 
+def _past_cells(words: Mapping[str, str], conversion: str) -> list[str]:
+    """Conversion and drop-off of a step or stage past the goal: muted, footnoted."""
+    return [
+        f'<span class="jm-after">{conversion}</span>',
+        f'<span class="jm-after">{_e(words["after_goal"])} †</span>',
+    ]
+
+
 def _funnel_section(
     ev: EvidencedMap, charts: Mapping[str, str], names: _Names, words: Mapping[str, str], lang: str
 ) -> str:
     measured = {s.step_id: s for s in ev.snapshot.steps}
+    past = find_past_goal(ev)
     rows = []
     for _, step in ev.map.all_steps():
         m = measured.get(step.id)
@@ -517,6 +712,14 @@ def _funnel_section(
         sat = " · ".join(
             t for t in (format_satisfaction(s, lang=lang) for s in m.satisfaction) if t
         )
+        rates = (
+            _past_cells(words, format_rate(m.conversion))
+            if step.id in past.steps
+            else [
+                format_rate(m.conversion),
+                format_rate(m.drop_off) if m.drop_off is not None else "–",
+            ]
+        )
         rows.append(
             [
                 _e(step.name),
@@ -524,8 +727,7 @@ def _funnel_section(
                 format_count(m.converted),
                 format_count(m.dropped),
                 format_count(m.in_progress),
-                format_rate(m.conversion),
-                format_rate(m.drop_off) if m.drop_off is not None else "–",
+                *rates,
                 format_seconds(m.median_seconds) if m.median_seconds is not None else "–",
                 _e(sat) if sat else "–",
             ]
@@ -534,6 +736,14 @@ def _funnel_section(
                                 "conversion", "drop_off", "median", "satisfaction")]  # fmt: skip
     stage_rows = []
     for s in ev.snapshot.stages:
+        rates = (
+            _past_cells(words, format_rate(s.conversion))
+            if s.stage_id in past.stages
+            else [
+                format_rate(s.conversion),
+                format_rate(s.drop_off) if s.drop_off is not None else "–",
+            ]
+        )
         stage_rows.append(
             [
                 _e(names.stages.get(s.stage_id, s.stage_id)),
@@ -541,16 +751,30 @@ def _funnel_section(
                 format_count(s.converted),
                 format_count(s.dropped),
                 format_count(s.in_progress),
-                format_rate(s.conversion),
-                format_rate(s.drop_off) if s.drop_off is not None else "–",
+                *rates,
             ]
         )
     stage_heads = [words[k] for k in ("stage", "reach", "converted", "dropped", "in_progress",
                                       "conversion", "drop_off")]  # fmt: skip
-    parts = [_figure(charts, "funnel"), _table(heads, rows, cls="jm-steps", text_from=8)]
+    goal = next((step.name for _, step in ev.map.all_steps() if step.key_transaction), None)
+    note = ""
+    if past.steps:
+        text = words["after_goal_note"] if goal else words["after_goal_last"]
+        note = f'<p class="jm-note">† {_e(text.format(goal=goal or ""))}</p>'
+    parts = [_figure(charts, "funnel"), _table(heads, rows, cls="jm-steps", text_from=8), note]
     if stage_rows:
         parts += [_figure(charts, "funnel_stages"), _table(stage_heads, stage_rows)]
+        if past.stages:
+            parts.append(note)
     return "".join(parts)
+
+
+def _sankey_section(ev: EvidencedMap, words: Mapping[str, str], lang: str) -> str:
+    svg = render_sankey(ev, lang=lang, standalone=False)
+    box = f'<div class="jm-sankey-box">{svg}</div>'
+    if max(link.depth for link in ev.sankey) + 1 >= MAX_POSITIONS:
+        box += f'<p class="jm-note">{_e(words["sankey_cut"].format(n=MAX_POSITIONS))}</p>'
+    return box
 
 
 def _emotion_section(ev: EvidencedMap, charts: Mapping[str, str], words: Mapping[str, str]) -> str:
@@ -564,28 +788,31 @@ def _emotion_section(ev: EvidencedMap, charts: Mapping[str, str], words: Mapping
 def _pain_section(ev: EvidencedMap, names: _Names, words: Mapping[str, str], lang: str) -> str:
     kinds = _KINDS["ko" if _ko(lang) else "en"]
     rows = []
-    ordered = sorted(ev.pain_points, key=lambda p: (-p.severity, -p.affected))
-    for p in ordered:
+    for p in ev.pain_points[:PAIN_POINTS_SHOWN]:
         what = f'<strong>{_e(p.title)}</strong> <span class="jm-kind">{_e(kinds[p.kind])}</span>'
         if p.explanation:
             what += f"<br>{_e(p.explanation)}"
         if p.declared and p.declared in names.pains:
             what += f"<br><em>{_e(words['confirms'].format(text=names.pains[p.declared]))}</em>"
-        numbers = "<br>".join(f"{_e(k)}: {_e(format_value(v))}" for k, v in p.numbers)
-        if p.p_value is not None:
-            numbers += ("<br>" if numbers else "") + format_p(p.p_value)
+        small = [format_p(p.p_value)] if p.p_value is not None else []
+        if p.sample:
+            small.append(words["sample_line"].format(ids=", ".join(p.sample)))
+        if small:
+            what += f'<span class="jm-sample">{_e(" · ".join(small))}</span>'
         rows.append(
             [
                 what,
                 _e(names.where(p.step_id, p.stage_id)),
-                numbers or "–",
                 format_count(p.affected),
                 _e(words[p.confidence]),
-                _e(", ".join(p.sample)) or "–",
             ]
         )
-    heads = [words[k] for k in ("what", "where", "numbers", "affected", "confidence", "sample")]
-    return _table(heads, rows, cls="jm-pains", numeric=3)
+    heads = [words[k] for k in ("what", "where", "affected", "confidence")]
+    table = _table(heads, rows, cls="jm-pains", numeric=2, text_from=3)
+    more = len(ev.pain_points) - PAIN_POINTS_SHOWN
+    if more > 0:
+        table += f'<p class="jm-note">{_e(words["more_pains"].format(n=format_count(more)))}</p>'
+    return table
 
 
 def _opportunity_section(
@@ -630,21 +857,24 @@ def _preference_block(
     groups = list(dict.fromkeys(c.group for c in pref.cells))
     choices = list(dict.fromkeys(c.choice for c in pref.cells))
     cells = {(c.group, c.choice): c for c in pref.cells}
-    rows = []
-    for group in groups:
-        row = [_e(group)]
-        for choice in choices:
-            cell = cells.get((group, choice))
-            if cell is None:
-                row.append("–")
-                continue
-            mark = ""
-            if cell.significant:
-                mark = " ▲" if (cell.residual or 0) > 0 else " ▼"
-            shown = f"{format_rate(cell.share)}{mark} <small>({format_count(cell.count)})</small>"
-            row.append(f"<strong>{shown}</strong>" if cell.significant else shown)
-        rows.append(row)
-    heads = [f"{pref.group_by} / {pref.dimension}", *choices]
+
+    def shown(group: str, choice: str) -> str:
+        cell = cells.get((group, choice))
+        if cell is None:
+            return "–"
+        mark = ""
+        if cell.significant:
+            mark = " ▲" if (cell.residual or 0) > 0 else " ▼"
+        text = f"{format_rate(cell.share)}{mark} <small>({format_count(cell.count)})</small>"
+        return f"<strong>{text}</strong>" if cell.significant else text
+
+    # Many choices go down the page (one row each), the few groups across it.
+    if len(choices) > len(groups):
+        rows = [[_e(choice), *(shown(g, choice) for g in groups)] for choice in choices]
+        heads = [f"{pref.dimension} / {pref.group_by}", *groups]
+    else:
+        rows = [[_e(group), *(shown(group, c) for c in choices)] for group in groups]
+        heads = [f"{pref.group_by} / {pref.dimension}", *choices]
     return (
         f"<h3>{_e(title)}</h3>"
         + _figure(charts, f"preference_{index}")
@@ -686,26 +916,50 @@ def _comparison_section(
     return "".join(parts)
 
 
+def _off_axis(driver: Driver) -> bool:
+    """Whether the forest plot draws part of this driver at its axis' edge."""
+    odds = driver.odds_ratio
+    return any(
+        v is None or not math.isfinite(v) or not FOREST_RANGE[0] <= v <= FOREST_RANGE[1]
+        for v in (odds.value, odds.low, odds.high)
+    )
+
+
 def _drivers_section(ev: EvidencedMap, charts: Mapping[str, str], words: Mapping[str, str]) -> str:
-    rows = []
-    for d in ev.drivers:
-        odds = d.odds_ratio
-        shown = format_number(odds.value) if odds.value is not None else "–"
-        if odds.low is not None and odds.high is not None:
-            shown += f" ({format_number(odds.low)}–{format_number(odds.high)})"
-        rows.append(
-            [
-                _e(d.scope),
-                _e(d.feature),
-                f"{format_count(d.converters_with)} / {format_count(d.converters)}",
-                f"{format_count(d.others_with)} / {format_count(d.others)}",
-                shown,
-                format_p(d.q_value).replace("p", "q", 1),
-                words["yes"] if d.significant else words["no"],
-            ]
-        )
-    heads = [words[k] for k in ("scope", "feature", "with_conv", "with_others", "odds", "q", "sig")]
-    return _figure(charts, "drivers") + _table(heads, rows, numeric=2)
+    groups = group_drivers(ev)
+    if not any(g.significant for g in groups):
+        return f'<p class="jm-note">{_e(words["drivers_none"].format(n=len(ev.drivers)))}</p>'
+    forest = select_forest_drivers(ev)
+    intro = words["drivers_intro"].format(n=len(forest))
+    if any(_off_axis(d) for d in forest):
+        intro += " " + words["drivers_clipped"]
+    parts = [f'<p class="jm-note">{_e(intro)}</p>', _figure(charts, "drivers")]
+    heads = [words[k] for k in ("feature", "with_conv", "with_others", "odds", "q")]
+    for g in groups:
+        total = sum(1 for d in ev.drivers if d.scope == g.scope and d.significant)
+        key = "drivers_scope_1" if g.tested == 1 else "drivers_scope"
+        line = words[key].format(tested=format_count(g.tested), significant=format_count(total))
+        if total > len(g.significant):
+            line += " " + words["drivers_top"].format(n=len(g.significant))
+        parts.append(f'<h3>{_e(g.label)}</h3><p class="jm-note">{_e(line)}</p>')
+        rows = []
+        for d in g.significant:
+            odds = d.odds_ratio
+            shown = format_odds(odds.value) if odds.value is not None else "–"
+            if odds.low is not None and odds.high is not None:
+                shown += f" ({format_odds(odds.low)}–{format_odds(odds.high)})"
+            rows.append(
+                [
+                    _e(d.feature),
+                    f"{format_count(d.converters_with)} / {format_count(d.converters)}",
+                    f"{format_count(d.others_with)} / {format_count(d.others)}",
+                    shown,
+                    format_p(d.q_value).replace("p", "q", 1),
+                ]
+            )
+        if rows:
+            parts.append(_table(heads, rows, cls="jm-drivers", numeric=1))
+    return "".join(parts)
 
 
 def _time_section(
@@ -773,14 +1027,19 @@ figure svg, .jm-sankey-box svg {{ display: block; max-width: 100%; height: auto;
 .jm-table .num {{ text-align: right; white-space: nowrap; }}
 .jm-table th.num {{ white-space: normal; }}
 .jm-table tr {{ break-inside: avoid; page-break-inside: avoid; }}
-.jm-pains td:nth-child(1) {{ width: 36%; }}
-.jm-pains td:nth-child(2) {{ width: 16%; }}
-.jm-pains td:nth-child(3) {{ width: 20%; }}
+.jm-pains {{ table-layout: fixed; }}
+.jm-pains th:nth-child(1) {{ width: 53%; }}
+.jm-pains th:nth-child(2) {{ width: 18%; }}
+.jm-pains th:nth-child(3) {{ width: 11%; }}
+.jm-pains th:nth-child(4) {{ width: 11%; }}
 .jm-steps td:first-child {{ width: 26%; }}
 .jm-legend {{ font-size: 8.5pt; color: #4D4D4D; margin: 1mm 0 2mm 0; }}
 .jm-kind {{ display: inline-block; font-size: 7.5pt; padding: 0 1.5mm; border-radius: 2mm;
   background: #D55E00; color: #FFFFFF; }}
 .jm-nodata {{ color: #4D4D4D; font-style: italic; }}
+.jm-after {{ color: #8A8A8A; }}
+.jm-sample {{ display: block; color: #4D4D4D; font-size: 7.5pt; margin-top: 0.8mm;
+  overflow-wrap: anywhere; }}
 .jm-map-screen {{ overflow-x: auto; }}
 .jm-map-screen > svg {{ display: block; width: 100%; min-width: 1100px; height: auto; }}
 .jm-map-print {{ display: none; }}
@@ -838,11 +1097,7 @@ def render_report(
         "summary": _summary(ev, names, words, lang),
         "map": _map_section(ev, words, screen=screen),
         "funnel": _funnel_section(ev, charts, names, words, lang) if snap.steps else "",
-        "sankey": (
-            f'<div class="jm-sankey-box">{render_sankey(ev, lang=lang, standalone=False)}</div>'
-            if ev.sankey
-            else ""
-        ),
+        "sankey": _sankey_section(ev, words, lang) if ev.sankey else "",
         "emotion": _emotion_section(ev, charts, words),
         "pain-points": _pain_section(ev, names, words, lang) if ev.pain_points else "",
         "opportunities": _opportunity_section(ev, charts, words, lang) if ev.opportunities else "",

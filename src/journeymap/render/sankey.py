@@ -15,7 +15,7 @@ customers all go on has its bands fill it exactly on both sides.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from xml.sax.saxutils import escape
 
@@ -35,6 +35,7 @@ __all__ = [
     "draw_sankey",
     "layout_sankey",
     "render_sankey",
+    "shorten_label",
 ]
 
 DROP_OFF = "drop-off"
@@ -45,8 +46,16 @@ OTHER = "other"
 NODE_W = 14.0
 GAP = 10.0
 MARGIN = 12.0
-LABEL_SIZE = 10.5
+LABEL_SIZE = 9.5
+COUNT_SIZE = 8.0
+LABEL_LINE = 11.5
+COUNT_LINE = 10.0
 PLOT_H = 320.0
+MAX_POSITIONS = 6
+"""Positions (columns) drawn; later ones are left out so the columns stay readable."""
+LABEL_CHARS = 20
+"""A step's name is cut after this many characters (with an ellipsis); the full name is
+the node's tooltip (an SVG ``<title>``)."""
 
 NodeKind = Literal["step", "other", "drop-off"]
 
@@ -69,6 +78,10 @@ class SankeyNode:
     box: Box
     label: Text
     colour: str
+    full_name: str = ""
+    """The name in full (the label may be cut short)."""
+    count: Text | None = None
+    """The customers through the node, in a smaller line under the label."""
 
     @property
     def value(self) -> int:
@@ -113,6 +126,23 @@ def _kind(name: str) -> NodeKind:
     return "step"
 
 
+def shorten_label(name: str, *, limit: int = LABEL_CHARS) -> str:
+    """``name`` cut to at most ``limit`` characters, at a word's end when there is one,
+    ending in an ellipsis when cut.
+
+    >>> shorten_label("Reads an online review of the Summit 45 pack")
+    'Reads an online…'
+    >>> shorten_label("Extraordinarilylongsinglewordname")
+    'Extraordinarilylong…'
+    """
+    if len(name) <= limit:
+        return name
+    head = name[: limit - 1]
+    if name[limit - 1] != " " and " " in head:
+        head = head[: head.rindex(" ")]
+    return head.rstrip(" ,.;:·-") + "…"
+
+
 def _merge(links: Iterable[SankeyLink]) -> dict[tuple[int, str, str], int]:
     """Links summed by (depth, source, target); negative counts are refused."""
     merged: dict[tuple[int, str, str], int] = {}
@@ -138,15 +168,18 @@ def layout_sankey(
     lang: str = "en",
     width: float = 680.0,
     plot_height: float = PLOT_H,
+    max_positions: int = MAX_POSITIONS,
 ) -> SankeyLayout:
     """Place the nodes and bands of ``links`` in a ``width`` px wide picture.
 
     ``names`` maps step ids to the words shown beside their nodes; ``order`` is the
     map's step order, which orders nodes top to bottom in every column (``other`` and
     ``drop-off`` last); ``colours`` gives a step's node its colour (its stage's). The busiest column fills ``plot_height``; columns are spread
-    evenly across ``width``.
+    evenly across ``width``. Only the first ``max_positions`` positions are drawn.
+    Labels are cut after :data:`LABEL_CHARS` characters and wrapped to two lines at
+    most; the count goes in a smaller line under them.
     """
-    merged = _merge(links)
+    merged = {k: n for k, n in _merge(links).items() if k[0] + 1 < max_positions}
     words = _WORDS["ko"] if lang.lower().split("-")[0] == "ko" else _WORDS["en"]
     names = dict(names or {})
     rank = {step: i for i, step in enumerate(order)}
@@ -189,15 +222,28 @@ def layout_sankey(
         top = cursor[depth]
         h = round(value * scale, 2)
         kind = _kind(name)
-        shown = words[name] if kind != "step" else names.get(name, name)
+        full = words[name] if kind != "step" else names.get(name, name)
         label = make_text(
-            f"{shown} · {format_count(value)}",
+            shorten_label(full),
             x=x + NODE_W + 4,
             y=top,
             width=label_w,
             size=LABEL_SIZE,
-            line_height=13.0,
+            line_height=LABEL_LINE,
             colour=EVIDENCE if kind == "drop-off" else INK,
+        )
+        if len(label.lines) > 2:
+            # Two lines at most: the second ends in an ellipsis.
+            second = label.lines[1].rstrip("…")
+            label = replace(label, lines=(label.lines[0], second[:-1].rstrip() + "…"))
+        count = make_text(
+            format_count(value),
+            x=x + NODE_W + 4,
+            y=top + label.height,
+            width=label_w,
+            size=COUNT_SIZE,
+            line_height=COUNT_LINE,
+            colour=EVIDENCE if kind == "drop-off" else MUTED,
         )
         colour = {
             "drop-off": EVIDENCE,
@@ -214,8 +260,10 @@ def layout_sankey(
             box=Box(round(x, 2), round(top, 2), NODE_W, h),
             label=label,
             colour=colour,
+            full_name=full,
+            count=count,
         )
-        cursor[depth] = top + max(h, label.height) + GAP
+        cursor[depth] = top + max(h, label.height + count.height) + GAP
 
     out_used: dict[tuple[int, str], float] = {}
     in_used: dict[tuple[int, str], float] = {}
@@ -267,6 +315,18 @@ def _text(text: Text) -> str:
     return f'<text font-size="{_n(text.size)}" fill="{text.colour}"{anchor}>{spans}</text>'
 
 
+def _backing(node: SankeyNode) -> str:
+    """A pale card under a node's label and count, so they read over the bands."""
+    texts = [node.label] + ([node.count] if node.count is not None else [])
+    left = min(t.box.x for t in texts) - 1.5
+    right = max(t.box.right for t in texts) + 1.5
+    top, bottom = node.label.box.y, max(t.box.bottom for t in texts)
+    return (
+        f'<rect x="{_n(left)}" y="{_n(top)}" width="{_n(right - left)}" '
+        f'height="{_n(bottom - top)}" rx="2" fill="#FFFFFF" fill-opacity="0.82"/>'
+    )
+
+
 def draw_sankey(layout: SankeyLayout, *, title: str = "", standalone: bool = True) -> str:
     """The Sankey as one SVG (``standalone=False`` leaves out the namespace, for HTML)."""
     xmlns = ' xmlns="http://www.w3.org/2000/svg"' if standalone else ""
@@ -299,7 +359,8 @@ def draw_sankey(layout: SankeyLayout, *, title: str = "", standalone: bool = Tru
             f'<g class="jm-node jm-node-{node.kind}"><rect x="{_n(box.x)}" y="{_n(box.y)}" '
             f'width="{_n(box.w)}" height="{_n(max(box.h, 1.0))}" fill="{node.colour}" '
             f'stroke="{MUTED if node.kind != "step" else INK}" stroke-width="0.6"/>'
-            f"{_text(node.label)}</g>"
+            f"<title>{escape(node.full_name or node.name)} · {format_count(node.value)}</title>"
+            f"{_backing(node)}{_text(node.label)}{_text(node.count) if node.count else ''}</g>"
         )
     parts.append("</svg>")
     return "".join(parts)
