@@ -365,6 +365,10 @@ def test_analyze_writes_the_evidenced_map_and_the_report(demo_files: Path, tmp_p
 
     worst = biggest_drop_off(ev)
     assert worst is not None
+    # the funnel ends at the key transaction: leaving after the purchase is not a drop-off
+    keys = [s.id for _, s in ev.map.all_steps() if s.key_transaction]
+    after = [s.id for _, s in ev.map.all_steps()]
+    assert worst.step_id in after[: after.index(keys[-1])]
     name = next(s.name for _, s in ev.map.all_steps() if s.id == worst.step_id)
     assert name in (out / "report.html").read_text(encoding="utf-8")
     assert name in result.output and "biggest drop-off" in result.output

@@ -299,11 +299,11 @@ def print_summary(ev: EvidencedMap) -> None:
 
 
 def biggest_drop_off(ev: EvidencedMap) -> Any | None:
-    """The step with the highest drop-off among those with at least 30 known outcomes
-    (or any known outcome when none has that many)."""
-    known = [s for s in ev.snapshot.steps if s.drop_off is not None]
-    solid = [s for s in known if s.converted + s.dropped >= 30] or known
-    return max(solid, key=lambda s: (s.drop_off or 0.0, s.dropped), default=None)
+    """The funnel's biggest drop-off, by the rule the report uses (steps before the key
+    transaction; see :func:`journeymap.insights.find_biggest_drop_off`)."""
+    from journeymap.insights.funnel import find_biggest_drop_off
+
+    return find_biggest_drop_off(ev.map, ev.snapshot)
 
 
 def print_written(written: Written, *, title: str = "written") -> None:

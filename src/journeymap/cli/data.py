@@ -75,8 +75,8 @@ def import_command(
         typer.Option(
             "--format",
             "-f",
-            help="csv, parquet, jsonl, wide, feedback, segment, ga4, snowplow, xes or ocel "
-            "(default: from the mapping file or the file name).",
+            help="contract, csv, parquet, jsonl, wide, feedback, segment, ga4, snowplow, xes "
+            "or ocel (default: from the mapping file, the file's columns or its name).",
         ),
     ] = None,
     mapping: Annotated[
