@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import ibis
 from ibis import BaseBackend
+from ibis.expr import types as ir
 
 from journeymap.errors import EngineError
 
@@ -27,6 +28,7 @@ __all__ = [
     "DATABASE_FILE",
     "TEMP_FOLDER",
     "connect",
+    "fetch_rows",
     "is_duckdb",
     "raw_duckdb",
     "translate_errors",
@@ -53,6 +55,24 @@ def translate_errors(what: str) -> Iterator[None]:
         yield
     except duckdb.Error as exc:
         raise EngineError(f"{what}: {_explain(exc)}") from exc
+    except EngineError:
+        raise
+    except Exception as exc:
+        # Spark's errors (pyspark, and py4j's gateway) are the engine's; anything else
+        # is a bug in journeymap and keeps its traceback for --debug.
+        if type(exc).__module__.split(".")[0] in {"pyspark", "py4j"}:
+            raise EngineError(f"{what}: {exc}") from exc
+        raise
+
+
+def fetch_rows(con: BaseBackend, expr: ir.Table) -> list[dict[str, Any]]:
+    """Execute ``expr`` on ``con`` itself and return its rows as dicts.
+
+    On ``con``: an expression over in-memory tables has no backend of its own and would
+    otherwise run on Ibis's default one.
+    """
+    rows: list[dict[str, Any]] = con.to_pyarrow(expr).to_pylist()
+    return rows
 
 
 def _explain(exc: duckdb.Error) -> str:

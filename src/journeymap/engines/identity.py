@@ -23,7 +23,7 @@ from ibis.backends import BaseBackend
 
 from journeymap.analytics import identity as core
 from journeymap.analytics.identity import IdentityLink, IdentityRules, RefusedLink
-from journeymap.engines.connection import translate_errors
+from journeymap.engines.connection import fetch_rows, translate_errors
 from journeymap.errors import EngineError, JourneyError
 
 __all__ = [
@@ -90,19 +90,8 @@ class Explanation:
 
 @contextmanager
 def _engine_errors(what: str) -> Iterator[None]:
-    """Driver errors (DuckDB's via :func:`translate_errors`, Spark's here) -> EngineError."""
-    try:
-        with translate_errors(f"identity stitching failed while {what}"):
-            yield
-    except JourneyError:
-        raise
-    except OSError as exc:
-        raise EngineError(f"identity stitching failed while {what}: {exc}") from exc
-    except Exception as exc:
-        # Only the drivers' own errors are the engine's; anything else is a bug here.
-        if type(exc).__module__.split(".")[0] in {"pyspark", "py4j"}:
-            raise EngineError(f"identity stitching failed while {what}: {exc}") from exc
-        raise
+    with translate_errors(f"identity stitching failed while {what}"):
+        yield
 
 
 def _count(con: BaseBackend, expr: ir.IntegerScalar) -> int:
@@ -299,11 +288,6 @@ def _stitch(
     )
 
 
-def _rows(con: BaseBackend, expr: ir.Table) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = con.to_pyarrow(expr).to_pylist()
-    return rows
-
-
 def _link(row: dict[str, Any]) -> IdentityLink:
     ts = row.get("ts")
     return IdentityLink(
@@ -385,7 +369,7 @@ def _explain(
     found = members.filter(members.id == identifier)
     if kind is not None:
         found = found.filter(found.kind == kind)
-    matches = _rows(con, found.order_by("kind"))
+    matches = fetch_rows(con, found.order_by("kind"))
     if not matches:
         return _explain_unlinked(con, identifier, kind=kind, events=events)
     if len(matches) > 1:
@@ -396,11 +380,11 @@ def _explain(
         )
     match = matches[0]
     expl = core.explain_identity(links, members, stitching.refused, identifier, kind=match["kind"])
-    ids = _rows(con, expl.identifiers.order_by("kind", "id"))
-    applied = [_link(r) for r in _rows(con, expl.links)]
+    ids = fetch_rows(con, expl.identifiers.order_by("kind", "id"))
+    applied = [_link(r) for r in fetch_rows(con, expl.links)]
     refused = [
         RefusedLink(link=_link(r), reason=r["reason"], detail=r["detail"])
-        for r in _rows(con, expl.refused)
+        for r in fetch_rows(con, expl.refused)
     ]
     path = core.trace_link_path(
         applied,
@@ -428,7 +412,7 @@ def _explain_unlinked(
         seen = events.filter(events.actor_id == identifier)
         if kind is not None:
             seen = seen.filter(seen.actor_kind == kind)
-        kinds = [r["actor_kind"] for r in _rows(con, seen.select("actor_kind").distinct())]
+        kinds = [r["actor_kind"] for r in fetch_rows(con, seen.select("actor_kind").distinct())]
         if len(kinds) == 1:
             own_kind = kinds[0] or "unknown"
             return Explanation(

@@ -29,11 +29,10 @@ turns the few aggregated rows into the typed results of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -42,8 +41,7 @@ from ibis.backends import BaseBackend
 
 from journeymap.analytics import preferences as prefs
 from journeymap.analytics import satisfaction as core
-from journeymap.engines.connection import translate_errors
-from journeymap.errors import EngineError, JourneyError
+from journeymap.engines.connection import fetch_rows, translate_errors
 from journeymap.insights.evidence import Preference, Satisfaction
 from journeymap.model.journey import JourneyMap
 from journeymap.sentiment import Language, SentimentModels, resolve_language, score_texts
@@ -76,30 +74,6 @@ class SatisfactionMeasures:
     unscored_texts: int = 0
 
 
-@contextmanager
-def _engine_errors(what: str) -> Iterator[None]:
-    """Driver errors (DuckDB's via :func:`translate_errors`, Spark's here) -> EngineError."""
-    try:
-        with translate_errors(what):
-            yield
-    except JourneyError:
-        raise
-    except OSError as exc:
-        raise EngineError(f"{what}: {exc}") from exc
-    except Exception as exc:
-        # Only the drivers' own errors are the engine's; anything else is a bug here.
-        if type(exc).__module__.split(".")[0] in {"pyspark", "py4j"}:
-            raise EngineError(f"{what}: {exc}") from exc
-        raise
-
-
-def _rows(con: BaseBackend, expr: ir.Table) -> list[dict[str, Any]]:
-    # run on ``con`` itself: an expression over in-memory tables has no backend of its
-    # own and would otherwise go to Ibis's default one
-    rows: list[dict[str, Any]] = con.to_pyarrow(expr).to_pylist()
-    return rows
-
-
 def measure_satisfaction(
     con: BaseBackend,
     feedback: ir.Table,
@@ -125,8 +99,8 @@ def measure_satisfaction(
             "the feedback table already has a 'sentiment' column; pass the workspace's "
             "feedback table: text is scored here"
         )
-    with _engine_errors("measuring satisfaction failed while counting feedback"):
-        counts = _rows(
+    with translate_errors("measuring satisfaction failed while counting feedback"):
+        counts = fetch_rows(
             con,
             feedback.aggregate(
                 rows=feedback.count(),
@@ -145,17 +119,17 @@ def measure_satisfaction(
             f"{rows - missing - ids} repeated ids among {rows} rows; every feedback row "
             "needs its own feedback_id (the workspace's import gives one to each)"
         )
-    with _engine_errors("measuring satisfaction failed while scoring text"):
+    with translate_errors("measuring satisfaction failed while scoring text"):
         scored, texts, unscored = _score_feedback(con, feedback, models)
     attached = core.attach_feedback(scored, mapped, jmap, window=window)
-    with _engine_errors("measuring satisfaction failed while aggregating feedback"):
+    with translate_errors("measuring satisfaction failed while aggregating feedback"):
         by_rule = {
             str(r["attached"]): int(r["n"])
-            for r in _rows(con, attached.group_by("attached").agg(n=attached.count()))
+            for r in fetch_rows(con, attached.group_by("attached").agg(n=attached.count()))
         }
         summary = [
             core.read_summary_row(r, i)
-            for i, r in enumerate(_rows(con, core.summarize_satisfaction(attached)))
+            for i, r in enumerate(fetch_rows(con, core.summarize_satisfaction(attached)))
         ]
     steps: dict[str, list[Satisfaction]] = {}
     stages: dict[str, list[Satisfaction]] = {}
@@ -257,8 +231,8 @@ def measure_preference(
         group_level=group_level,
         per=per,
     )
-    with _engine_errors(f"measuring preferences for {choice!r} failed"):
-        rows = _rows(con, expr)
+    with translate_errors(f"measuring preferences for {choice!r} failed"):
+        rows = fetch_rows(con, expr)
     return prefs.compare_preferences(
         rows,
         dimension=label or choice,

@@ -21,10 +21,8 @@ Spark), turns the few rows into :class:`~journeymap.insights.evidence.StepSignal
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
 
 import ibis.expr.types as ir
 from ibis import BaseBackend
@@ -38,9 +36,8 @@ from journeymap.analytics.drivers import (
 )
 from journeymap.analytics.mapping import list_steps
 from journeymap.analytics.signals import PingPong, find_signals
-from journeymap.engines.connection import translate_errors
+from journeymap.engines.connection import fetch_rows, translate_errors
 from journeymap.engines.scratch import stored_table
-from journeymap.errors import EngineError, JourneyError
 from journeymap.insights.evidence import Driver, StepSignals
 from journeymap.model.journey import JourneyMap
 
@@ -68,30 +65,6 @@ def _condition_columns(jmap: JourneyMap) -> set[str]:
     return heads
 
 
-@contextmanager
-def _engine_errors(what: str) -> Iterator[None]:
-    """Driver errors (DuckDB's via :func:`translate_errors`, Spark's here) -> EngineError."""
-    try:
-        with translate_errors(what):
-            yield
-    except JourneyError:
-        raise
-    except OSError as exc:
-        raise EngineError(f"{what}: {exc}") from exc
-    except Exception as exc:
-        # Only the drivers' own errors are the engine's; anything else is a bug here.
-        if type(exc).__module__.split(".")[0] in {"pyspark", "py4j"}:
-            raise EngineError(f"{what}: {exc}") from exc
-        raise
-
-
-def _rows(con: BaseBackend, expr: ir.Table) -> list[dict[str, Any]]:
-    # run on ``con`` itself: an expression over in-memory tables has no backend of its
-    # own and would otherwise go to Ibis's default one
-    rows: list[dict[str, Any]] = con.to_pyarrow(expr).to_pylist()
-    return rows
-
-
 def measure_signals(
     con: BaseBackend,
     mapped: ir.Table,
@@ -110,7 +83,7 @@ def measure_signals(
     None: nothing was measured. See :mod:`journeymap.analytics.signals` for the
     definitions and the baseline.
     """
-    with _engine_errors("measuring loops and support contact"):
+    with translate_errors("measuring loops and support contact"):
         narrow = mapped.select(*[c for c in _SIGNAL_COLUMNS if c in mapped.columns])
         with stored_table(con, narrow, prefix="signals") as stored:
             signals = find_signals(
@@ -121,11 +94,11 @@ def measure_signals(
                 window=window,
                 sample=sample,
             )
-            reach = {r["step_id"]: int(r["customers"]) for r in _rows(con, signals.reach)}
-            loops = {r["step_id"]: r for r in _rows(con, signals.loops)}
-            support = {r["step_id"]: int(r["customers"]) for r in _rows(con, signals.support)}
-            base = _rows(con, signals.baseline)
-            samples = _rows(con, signals.samples)
+            reach = {r["step_id"]: int(r["customers"]) for r in fetch_rows(con, signals.reach)}
+            loops = {r["step_id"]: r for r in fetch_rows(con, signals.loops)}
+            support = {r["step_id"]: int(r["customers"]) for r in fetch_rows(con, signals.support)}
+            base = fetch_rows(con, signals.baseline)
+            samples = fetch_rows(con, signals.samples)
     customers = int(base[0]["customers"] or 0) if base else 0
     contacted = int(base[0]["support_customers"] or 0) if base else 0
     # with no support step and no support event there is no support to measure
@@ -161,9 +134,9 @@ def measure_ping_pongs(
     con: BaseBackend, mapped: ir.Table, jmap: JourneyMap
 ) -> tuple[PingPong, ...]:
     """The pairs of steps customers bounced between (``A B A``), most customers first."""
-    with _engine_errors("measuring back-and-forth between steps"):
+    with translate_errors("measuring back-and-forth between steps"):
         narrow = mapped.select(*[c for c in _SIGNAL_COLUMNS if c in mapped.columns])
-        rows = _rows(con, find_signals(narrow, jmap).ping_pong)
+        rows = fetch_rows(con, find_signals(narrow, jmap).ping_pong)
     pairs = [
         PingPong(
             step_a=r["step_a"],
@@ -191,13 +164,13 @@ def measure_driver_ranking(
     See :mod:`journeymap.analytics.drivers` for the scopes, the features and the tests.
     """
     wanted = {*_DRIVER_COLUMNS, *_condition_columns(jmap)}
-    with _engine_errors("measuring conversion drivers"):
+    with translate_errors("measuring conversion drivers"):
         narrow = mapped.select(*[c for c in mapped.columns if c in wanted])
         # stored once: both counts read it instead of mapping the events twice
         with stored_table(con, narrow, prefix="drivers") as stored:
             tables = find_drivers(stored, jmap, window=window)
-            outcome_rows = _rows(con, tables.count_outcomes())
-            feature_rows = _rows(con, tables.count_features())
+            outcome_rows = fetch_rows(con, tables.count_outcomes())
+            feature_rows = fetch_rows(con, tables.count_features())
     outcomes = [
         OutcomeCount(r["scope"], int(r["converters"] or 0), int(r["others"] or 0))
         for r in outcome_rows
