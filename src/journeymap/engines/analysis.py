@@ -31,7 +31,6 @@ data, executes them, and assembles the typed results of
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -56,9 +55,11 @@ from journeymap.analytics.segments import (
 )
 from journeymap.analytics.stats import estimate_wilson_interval
 from journeymap.analytics.timing import measure_stage_times
-from journeymap.engines.connection import translate_errors
+from journeymap.engines.connection import fetch_rows, translate_errors
 from journeymap.engines.identity import stitch_identities
+from journeymap.engines.satisfaction import measure_preference, measure_satisfaction
 from journeymap.engines.scratch import stored_table
+from journeymap.engines.signals import measure_drivers, measure_signals
 from journeymap.errors import JourneyError
 from journeymap.insights.evidence import (
     Driver,
@@ -76,6 +77,8 @@ from journeymap.insights.evidence import (
     StepMetrics,
     StepSignals,
 )
+from journeymap.insights.opportunities import score_opportunities
+from journeymap.insights.painpoints import find_pain_points
 from journeymap.model import JourneyMap
 
 __all__ = [
@@ -230,8 +233,7 @@ class _Run:
 
     def rows(self, expr: ir.Table) -> list[dict[str, Any]]:
         with translate_errors("analysing the journey"):
-            result: list[dict[str, Any]] = self.con.to_pyarrow(expr).to_pylist()
-        return result
+            return fetch_rows(self.con, expr)
 
     def scalar(self, expr: ir.Scalar) -> Any:
         with translate_errors("analysing the journey"):
@@ -613,20 +615,6 @@ def _measure_segments(run: _Run, stored: ir.Table) -> list[SegmentConversion]:
 # --- the other engineers' runners (optional in this build) ---------------------------
 
 
-def _optional(module: str) -> Any | None:
-    """A module of this package, or None when this build does not have it."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and module.startswith(exc.name):
-            return None
-        raise
-
-
-def _missing(run: _Run, what: str, module: str) -> None:
-    run.notes.append(f"{what}: not measured ({module} is not part of this build)")
-
-
 def _measure_satisfaction(
     run: _Run,
     stored: ir.Table,
@@ -638,12 +626,8 @@ def _measure_satisfaction(
     if feedback is None or n_feedback == 0:
         run.notes.append("no feedback: satisfaction is not measured")
         return steps, stages
-    module = _optional("journeymap.engines.satisfaction")
-    if module is None:
-        _missing(run, "satisfaction", "journeymap.engines.satisfaction")
-        return steps, stages
     run.progress(f"measuring satisfaction from {n_feedback:,} answers")
-    measures = module.measure_satisfaction(
+    measures = measure_satisfaction(
         run.con, feedback, stored, run.jmap, confidence=run.options.confidence
     )
     step_sat: Mapping[str, tuple[Satisfaction, ...]] = measures.steps
@@ -666,7 +650,7 @@ def _measure_satisfaction(
         )
         for m in stages
     )
-    unattached = int(getattr(measures, "unattached", 0) or 0)
+    unattached = measures.unattached
     if unattached:
         run.notes.append(
             f"{unattached:,} of {n_feedback:,} feedback answers could not be attached to a "
@@ -678,16 +662,12 @@ def _measure_satisfaction(
 def _measure_preferences(run: _Run, stored: ir.Table) -> tuple[Preference, ...]:
     if not run.options.preferences:
         return ()
-    module = _optional("journeymap.engines.satisfaction")
-    if module is None or not hasattr(module, "measure_preference"):
-        _missing(run, "preferences", "journeymap.engines.satisfaction")
-        return ()
     out: list[Preference] = []
     for spec in run.options.preferences:
         run.progress(f"comparing {spec.label} between countries")
         try:
             out.append(
-                module.measure_preference(
+                measure_preference(
                     run.con,
                     stored,
                     choice=spec.choice,
@@ -701,41 +681,27 @@ def _measure_preferences(run: _Run, stored: ir.Table) -> tuple[Preference, ...]:
 
 
 def _measure_signals(run: _Run, stored: ir.Table) -> tuple[StepSignals, ...]:
-    module = _optional("journeymap.engines.signals")
-    if module is None:
-        _missing(run, "loops and support contacts", "journeymap.engines.signals")
-        return ()
     run.progress("looking for loops and support contacts after steps")
-    signals: tuple[StepSignals, ...] = tuple(
-        module.measure_signals(
-            run.con,
-            stored,
-            run.jmap,
-            support_steps=run.options.support_steps,
-            support_events=run.options.support_events,
-            sample=run.options.sample,
-        )
+    return measure_signals(
+        run.con,
+        stored,
+        run.jmap,
+        support_steps=run.options.support_steps,
+        support_events=run.options.support_events,
+        sample=run.options.sample,
     )
-    return signals
 
 
 def _measure_drivers(run: _Run, stored: ir.Table) -> tuple[Driver, ...]:
-    module = _optional("journeymap.engines.signals")
-    if module is None or not hasattr(module, "measure_drivers"):
-        _missing(run, "conversion drivers", "journeymap.engines.signals")
-        return ()
     run.progress("testing conversion drivers")
-    drivers: tuple[Driver, ...] = tuple(
-        module.measure_drivers(
-            run.con,
-            stored,
-            run.jmap,
-            window=run.options.window,
-            fdr=run.options.fdr,
-            confidence=run.options.confidence,
-        )
+    return measure_drivers(
+        run.con,
+        stored,
+        run.jmap,
+        window=run.options.window,
+        fdr=run.options.fdr,
+        confidence=run.options.confidence,
     )
-    return drivers
 
 
 def _insights(
@@ -745,19 +711,11 @@ def _insights(
     value: float | None,
     currency: str | None,
 ) -> tuple[tuple[ObservedPainPoint, ...], tuple[ScoredOpportunity, ...]]:
-    finder = _insight("find_pain_points", ("painpoints", "pain_points"))
-    scorer = _insight("score_opportunities", ("opportunities", "scoring"))
-    pain_points: tuple[ObservedPainPoint, ...] = ()
-    if finder is None:
-        _missing(run, "pain points from data", "journeymap.insights.find_pain_points")
-    else:
-        pain_points = tuple(finder(run.jmap, snapshot, segments=segments))
+    pain_points = find_pain_points(run.jmap, snapshot, segments=segments)
     opportunities: tuple[ScoredOpportunity, ...] = ()
-    if scorer is None:
-        _missing(run, "opportunity scores", "journeymap.insights.score_opportunities")
-    elif run.jmap.opportunities:
+    if run.jmap.opportunities:
         opportunities = tuple(
-            scorer(
+            score_opportunities(
                 run.jmap,
                 snapshot,
                 pain_points,
@@ -768,17 +726,6 @@ def _insights(
             )
         )
     return pain_points, opportunities
-
-
-def _insight(name: str, modules: tuple[str, ...]) -> Any | None:
-    """A function of :mod:`journeymap.insights` (or one of its modules), when there."""
-    found = getattr(importlib.import_module("journeymap.insights"), name, None)
-    for module in modules:
-        if found is not None:
-            break
-        loaded = _optional(f"journeymap.insights.{module}")
-        found = getattr(loaded, name, None) if loaded is not None else None
-    return found
 
 
 # --- small facts ---------------------------------------------------------------------
