@@ -22,7 +22,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from journeymap.cli.options import CommandOptionError, parse_duration, parse_moment, print_wide
+from journeymap.cli.options import (
+    CommandOptionError,
+    format_share,
+    parse_duration,
+    parse_moment,
+    print_wide,
+)
 from journeymap.cli.output import console, err_console, guard
 from journeymap.cli.state import State
 from journeymap.errors import DataImportError, JourneyError
@@ -254,10 +260,6 @@ def _describe(path: Path, out: Path) -> str:
 # --- printing -----------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
-
-
 def print_summary(ev: EvidencedMap) -> None:
     """As-of, customers, the biggest drop-off, top pain points and opportunities."""
     snap = ev.snapshot
@@ -271,7 +273,7 @@ def print_summary(ev: EvidencedMap) -> None:
     if worst is not None:
         console.print(
             f"biggest drop-off: [bold]{escape(names.get(worst.step_id, worst.step_id))}[/bold] "
-            f"({worst.step_id}): {_pct(worst.drop_off)} of {worst.converted + worst.dropped:,} "
+            f"({worst.step_id}): {format_share(worst.drop_off)} of {worst.converted + worst.dropped:,} "
             "customers did not go on to the next step"
         )
     if ev.pain_points:
